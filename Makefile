@@ -1,0 +1,32 @@
+# Everything a fresh clone needs: `make test` and `make run` install, fetch the data, then do their job.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: install data test run smoke bench test-slurm clean-venv
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt
+	rm -f $(VENV)/.installed-*
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+data: install
+	$(PY) -m Utils.fetch_data
+
+test: install data
+	$(PY) -m pytest
+
+run: install data
+	$(PY) vae_experiments/mnist_vae.py --preset quick
+
+smoke: install data
+	$(PY) vae_experiments/mnist_vae.py --preset smoke
+
+clean-venv:
+	rm -rf $(VENV)
