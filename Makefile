@@ -28,5 +28,8 @@ run: install data
 smoke: install data
 	$(PY) vae_experiments/mnist_vae.py --preset smoke
 
+test-slurm: install data  ## opt-in (root + apt): a real single-node Slurm cluster runs a 2-cell grid array job
+	bash Tests/slurm/run_slurm_smoke.sh
+
 clean-venv:
 	rm -rf $(VENV)

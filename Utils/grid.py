@@ -1,0 +1,251 @@
+"""Experiment grids: a deterministic list of cells and a small command line to run them.
+
+A grid is the product model x dataset x temperature x seed.  Every cell is a plain ``dict``: the grid script's
+base hyper dict with the cell's overrides applied (``model_type``, ``dataset_name``, ``temp``, ``seed`` and any
+model- or dataset-dependent keys).  The order is fixed by the order in which the cases are given (model-major,
+then dataset, temperature, seed), so a cell number means the same run every time the script is listed or
+submitted, on any machine.
+
+Command line of every grid script (``run_grid``)::
+
+    python3 vae_experiments/discrete_grid.py --list      # numbered cells, then nothing is run
+    python3 vae_experiments/discrete_grid.py --count     # the number of cells only
+    python3 vae_experiments/discrete_grid.py --cell 7    # run cell 7 only
+    SLURM_ARRAY_TASK_ID=7 python3 vae_experiments/discrete_grid.py   # same (Slurm job arrays)
+    python3 vae_experiments/discrete_grid.py             # run every cell, one after the other
+    python3 vae_experiments/discrete_grid.py --smoke --set epochs=1 --cell 0   # seconds-long check
+
+``--cell`` wins over ``SLURM_ARRAY_TASK_ID``; ``--offset K`` (or ``IGR_CELL_OFFSET``) adds K to the array index, for
+clusters whose ``MaxArraySize`` is smaller than the grid.  ``--smoke`` sets ``run_with_sample=True`` in the cell (when
+the cell has that key) and passes ``smoke=True`` to ``run_cell`` when it accepts a ``smoke`` argument.
+``--set key=value`` overrides a hyper value in every cell (the value is read as a Python literal, else kept
+as a string).
+"""
+import argparse
+import inspect
+import itertools
+import os
+import sys
+from collections.abc import Mapping
+
+LABEL_KEYS = ('model_type', 'dataset_name', 'temp', 'seed')
+"""Keys shown first when a cell is listed."""
+
+ARRAY_ENV = 'SLURM_ARRAY_TASK_ID'
+OFFSET_ENV = 'IGR_CELL_OFFSET'
+
+
+class GridError(ValueError):
+    """A grid that cannot be enumerated, or a cell number outside the grid."""
+
+
+def _cases(cases, key, what):
+    """Normalise a list/dict of cases to a list of override dicts.
+
+    Args:
+        cases: a list of names (``['GS_Dis', 'IGR_I_Dis']``), a list of override dicts
+            (``[{'model_type': 'GS_Dis'}, ...]``), or an ordered mapping name -> overrides
+            (``{'IGR_SB_Dis': {'n_required': 49}}``; the name is stored under ``key``).
+        key: hyper key that names a case ('model_type' or 'dataset_name').
+        what: word used in error messages.
+    Returns:
+        list of dicts, each containing ``key``.
+    """
+    if isinstance(cases, (set, frozenset)):
+        raise GridError(f'{what} cases must be ordered (a list or a dict), not a set')
+    if isinstance(cases, str):
+        cases = [cases]
+    if isinstance(cases, Mapping):
+        items = [{key: name, **dict(overrides or {})} for name, overrides in cases.items()]
+    else:
+        items = []
+        for case in cases:
+            if isinstance(case, str):
+                items.append({key: case})
+            elif isinstance(case, Mapping) and key in case:
+                items.append(dict(case))
+            else:
+                raise GridError(f'each {what} case must be a name or a dict with {key!r}; got {case!r}')
+    if not items:
+        raise GridError(f'the grid has no {what} case')
+    return items
+
+
+def _values(values, default, what):
+    """A list of grid values; ``None`` means the single ``default``; an int n for seeds means range(n)."""
+    if values is None:
+        return [default]
+    if isinstance(values, (set, frozenset)):
+        raise GridError(f'{what} values must be ordered (a list), not a set')
+    if isinstance(values, (int, float)) and not isinstance(values, bool):
+        return [values]
+    values = list(values)
+    if not values:
+        raise GridError(f'the grid has no {what} value')
+    return values
+
+
+def enumerate_cells(base_hyper, model_cases, dataset_cases=None, temps=None, seeds=None):
+    """All cells of a grid, in a fixed order (model, then dataset, then temperature, then seed).
+
+    Args:
+        base_hyper: dict, the script's editable hyper dict; every cell starts as a copy of it.
+        model_cases: model names, override dicts with 'model_type', or an ordered dict name -> overrides
+            (model-dependent keys such as ``n_required``, ``prior_file``, ``threshold``).
+        dataset_cases: same for 'dataset_name' (dataset-dependent keys such as ``architecture``);
+            None = the base hyper's dataset.
+        temps: list of temperatures, or a dict model_type -> list (per-model grids); None = base ``temp``.
+        seeds: list of seeds, or an int n for seeds 0..n-1; None = ``range(num_of_repetitions)``
+            (1 when the base hyper has no such key).
+    Returns:
+        list of dicts (full hyper dicts), len = models x datasets x temps x seeds.
+    Raises:
+        GridError: empty or unordered cases, or two identical cells.
+    """
+    base = dict(base_hyper or {})
+    models = _cases(model_cases, 'model_type', 'model')
+    if dataset_cases is None:
+        dataset_cases = [base.get('dataset_name', 'mnist')]
+    datasets = _cases(dataset_cases, 'dataset_name', 'dataset')
+    if seeds is None:
+        seeds = range(int(base.get('num_of_repetitions', 1)))
+    elif isinstance(seeds, int) and not isinstance(seeds, bool):
+        seeds = range(seeds)
+    seeds = _values(seeds, base.get('seed', 0), 'seed')
+
+    cells, seen = [], set()
+    for model in models:
+        model_temps = temps.get(model['model_type']) if isinstance(temps, Mapping) else temps
+        model_temps = _values(model_temps, base.get('temp'), 'temperature')
+        for dataset, temp, seed in itertools.product(datasets, model_temps, seeds):
+            cell = {**base, **dataset, **model, 'temp': temp, 'seed': seed}
+            ident = cell_label(cell)
+            if ident in seen:
+                raise GridError(f'duplicate cell: {ident}')
+            seen.add(ident)
+            cells.append(cell)
+    return cells
+
+
+def cell_label(cell, keys=LABEL_KEYS):
+    """Short text naming a cell, e.g. 'model_type=GS_Dis dataset_name=mnist temp=0.5 seed=0'."""
+    return ' '.join(f'{k}={cell[k]}' for k in keys if k in cell)
+
+
+def select_cell(cells, index):
+    """``cells[index]`` with a clear error (the valid range) when ``index`` is outside the grid."""
+    n = len(cells)
+    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < n:
+        valid = f'0..{n - 1}' if n else 'none (the grid is empty)'
+        raise GridError(f'cell {index} is out of range: this grid has {n} cells, valid cell numbers are {valid}')
+    return cells[index]
+
+
+def parse_value(text):
+    """Read a ``--set`` value as a Python literal (1, 0.5, True, [0, 5, 25000], None), else keep the string."""
+    import ast
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def _parse_set(items):
+    overrides = {}
+    for item in items or []:
+        key, sep, value = item.partition('=')
+        if not sep or not key:
+            raise GridError(f'--set expects key=value, got {item!r}')
+        overrides[key.strip()] = parse_value(value.strip())
+    return overrides
+
+
+def build_parser(description=None):
+    """The argparse parser shared by all grid scripts."""
+    parser = argparse.ArgumentParser(description=description)
+    what = parser.add_mutually_exclusive_group()
+    what.add_argument('--list', action='store_true', help='print the numbered cells and exit')
+    what.add_argument('--count', action='store_true', help='print the number of cells and exit')
+    what.add_argument('--cell', type=int, default=None,
+                      help=f'run only cell N (default: ${ARRAY_ENV} when set, else every cell)')
+    parser.add_argument('--offset', type=int, default=None,
+                        help=f'added to the cell number taken from ${ARRAY_ENV} (default: ${OFFSET_ENV} or 0)')
+    parser.add_argument('--smoke', action='store_true',
+                        help='smoke mode: run_with_sample=True (a few dozen images, finishes in seconds)')
+    parser.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
+                        help='override a hyper value in every cell (repeatable), e.g. --set epochs=1')
+    return parser
+
+
+def _wants_smoke(run_cell):
+    try:
+        params = inspect.signature(run_cell).parameters
+    except (TypeError, ValueError):
+        return False
+    return 'smoke' in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+def resolve_cell_index(args, environ=None):
+    """Which cell to run: ``--cell``, else ``SLURM_ARRAY_TASK_ID`` + offset, else None (= all cells)."""
+    environ = os.environ if environ is None else environ
+    if args.cell is not None:
+        return args.cell
+    task = environ.get(ARRAY_ENV, '').strip()
+    if not task:
+        return None
+    offset = args.offset if args.offset is not None else int(environ.get(OFFSET_ENV, '0') or 0)
+    try:
+        return int(task) + offset
+    except ValueError:
+        raise GridError(f'{ARRAY_ENV}={task!r} is not an integer') from None
+
+
+def run_grid(cells, run_cell, argv=None, description=None, out=None, environ=None):
+    """Command line of a grid script: list, count, run one cell or run all cells.
+
+    Args:
+        cells: list of cell dicts (``enumerate_cells``).
+        run_cell: ``run_cell(cell)`` or ``run_cell(cell, smoke=False)``; runs one cell, returns anything
+            (e.g. the final metrics dict).
+        argv: arguments (default ``sys.argv[1:]``).
+        description: text for ``--help``.
+        out: stream for listings (default stdout).
+        environ: environment mapping (default ``os.environ``), read for SLURM_ARRAY_TASK_ID / IGR_CELL_OFFSET.
+    Returns:
+        None for --list/--count; the list of ``run_cell`` results otherwise (one item with --cell).
+    Raises:
+        SystemExit(2) with a message giving the valid range when the cell number is outside the grid.
+    """
+    out = sys.stdout if out is None else out
+    parser = build_parser(description)
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        overrides = _parse_set(args.set)
+        index = resolve_cell_index(args, environ)
+        if index is not None:
+            select_cell(cells, index)
+    except GridError as err:
+        parser.error(str(err))
+
+    if args.count:
+        print(len(cells), file=out)
+        return None
+    if args.list:
+        print(f'{len(cells)} cells', file=out)
+        for i, cell in enumerate(cells):
+            print(f'{i:5d}  {cell_label(cell)}', file=out)
+        return None
+
+    chosen = list(enumerate(cells)) if index is None else [(index, cells[index])]
+    pass_smoke = _wants_smoke(run_cell)
+    if args.smoke and not pass_smoke and not any('run_with_sample' in cell for _, cell in chosen):
+        parser.error('this grid has no smoke mode (run_cell takes no smoke argument, cells have no run_with_sample)')
+    print(f'{len(cells)} cells; running {"all" if index is None else f"cell {index}"}', file=out, flush=True)
+    results = []
+    for i, cell in chosen:
+        cell = {**cell, **overrides}
+        if args.smoke and 'run_with_sample' in cell:
+            cell['run_with_sample'] = True
+        print(f'[cell {i}/{len(cells) - 1}] {cell_label(cell)}', file=out, flush=True)
+        results.append(run_cell(cell, smoke=args.smoke) if pass_smoke else run_cell(cell))
+    return results

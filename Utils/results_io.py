@@ -1,0 +1,376 @@
+"""Reading run folders back: one place for tables and figures.
+
+Every run writes ``Log/<run_name>/`` with ``config.json`` (``{"experiment", "hyper", "created"}``),
+``metrics.csv`` (one row per evaluated epoch), ``status.json`` (``{"epochs_done", "finished"}``) and, once finished,
+``final_metrics.json``.  Nothing here parses ``train.log``.
+
+Main entry points:
+  ``collect_runs(log_dir=None, experiment=None, finished_only=False, **filters)``  one row per run
+  ``collect_metrics(...)``  one row per (run, evaluated epoch), for curves (Figure 3)
+  ``load_metrics(run_dir)``, ``load_config(run_dir)``, ``load_status(run_dir)``
+  ``summarize_runs(runs, metrics, group_keys)``  mean, sample std (ddof=1), run count and epochs per group
+  ``write_table(summary, ...)``  ``<name>.csv`` and ``<name>.md``
+"""
+import json
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from Utils import paths
+
+CONFIG_FILE = 'config.json'
+METRICS_FILE = 'metrics.csv'
+STATUS_FILE = 'status.json'
+FINAL_FILE = 'final_metrics.json'
+
+VAE_METRICS = ('TeELBO', 'TeELBOC', 'TeELBOD', 'TeJV', 'TeJVC', 'N', 'TrL', 'seconds')
+SOP_METRICS = ('TeNLL', 'TeNLLD', 'TeNLLMS', 'TrL', 'seconds')
+GROUP_KEYS = ('dataset_name', 'model_type', 'temp')
+CURVE_KEYS = ('model_type', 'dataset_name', 'temp', 'seed', 'run_jv')
+
+MODEL_ORDER = ('GS_Dis', 'IGR_I_Dis', 'IGR_Planar_Dis', 'IGR_SB_Finite_Dis', 'IGR_SB_Dis',
+               'GS', 'IGR_I', 'IGR_Planar', 'IGR_SB_Finite', 'IGR_SB')
+DATASET_ORDER = ('mnist', 'fmnist', 'celeb_a', 'omniglot')
+
+
+class RunFolderError(ValueError):
+    """A run folder whose files cannot be read."""
+
+
+def _read_json(path):
+    try:
+        with open(path) as handle:
+            return json.load(handle)
+    except json.JSONDecodeError as err:
+        raise RunFolderError(f'{path}: not valid JSON ({err})') from None
+
+
+def is_run_dir(path):
+    """True when ``path`` is a folder holding a ``config.json``."""
+    return (Path(path) / CONFIG_FILE).is_file()
+
+
+def load_config(run_dir):
+    """``config.json`` of a run as a dict with keys 'experiment', 'hyper', 'created'."""
+    config = _read_json(Path(run_dir) / CONFIG_FILE)
+    if not isinstance(config, dict) or not isinstance(config.get('hyper'), dict):
+        raise RunFolderError(f'{Path(run_dir) / CONFIG_FILE}: expected {{"experiment", "hyper": {{...}}}}')
+    return config
+
+
+def load_metrics(run_dir):
+    """``metrics.csv`` as a DataFrame sorted by epoch (empty, with an 'epoch' column, when absent or empty)."""
+    path = Path(run_dir) / METRICS_FILE
+    if not path.is_file() or path.stat().st_size == 0:
+        return pd.DataFrame({'epoch': pd.Series(dtype='int64')})
+    try:
+        frame = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame({'epoch': pd.Series(dtype='int64')})
+    if 'epoch' not in frame.columns:
+        raise RunFolderError(f'{path}: no "epoch" column')
+    return frame.sort_values('epoch', kind='stable').reset_index(drop=True)
+
+
+def load_status(run_dir, metrics=None):
+    """``status.json`` as ``{'epochs_done': int, 'finished': bool}``.
+
+    A run without ``status.json`` (killed before writing it) counts as unfinished, with ``epochs_done`` taken
+    from the last epoch in ``metrics.csv`` (0 when there is none).
+    """
+    path = Path(run_dir) / STATUS_FILE
+    if path.is_file():
+        status = _read_json(path)
+        return {'epochs_done': int(status.get('epochs_done', 0)), 'finished': bool(status.get('finished', False))}
+    metrics = load_metrics(run_dir) if metrics is None else metrics
+    done = int(metrics['epoch'].max()) if len(metrics) else 0
+    return {'epochs_done': done, 'finished': False}
+
+
+def final_metrics(run_dir, metrics=None):
+    """Metrics of the last evaluated epoch as a dict (empty when the run has no metrics yet)."""
+    metrics = load_metrics(run_dir) if metrics is None else metrics
+    if not len(metrics):
+        return {}
+    return {k: _plain(v) for k, v in metrics.iloc[-1].items()}
+
+
+def _plain(value):
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def iter_run_dirs(log_dir=None):
+    """Run folders directly under ``log_dir`` (default ``Utils.paths.log_dir()``), sorted by name."""
+    root = Path(log_dir) if log_dir is not None else paths.log_dir()
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_dir() and is_run_dir(p))
+
+
+def _cell_value(value):
+    """Hyper values as DataFrame cells: lists become tuples (hashable, comparable)."""
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _matches(row, filters):
+    for key, wanted in filters.items():
+        value = row.get(key)
+        if isinstance(wanted, (list, tuple, set)) and not isinstance(value, tuple):
+            if value not in wanted:
+                return False
+        elif value != wanted:
+            return False
+    return True
+
+
+def _run_record(run_dir):
+    config = load_config(run_dir)
+    metrics = load_metrics(run_dir)
+    status = load_status(run_dir, metrics)
+    record = {k: _cell_value(v) for k, v in config['hyper'].items()}
+    record.update(final_metrics(run_dir, metrics))
+    record.pop('epoch', None)
+    record.update({
+        'run_name': Path(run_dir).name, 'run_dir': str(run_dir), 'experiment': config.get('experiment'),
+        'created': config.get('created'), 'finished': status['finished'], 'epochs_done': status['epochs_done'],
+        'last_epoch': int(metrics['epoch'].iloc[-1]) if len(metrics) else None, 'n_evals': len(metrics),
+    })
+    return record, metrics
+
+
+def _collect(log_dir, experiment, finished_only, include_smoke, filters):
+    records = []
+    for run_dir in iter_run_dirs(log_dir):
+        try:
+            record, metrics = _run_record(run_dir)
+        except RunFolderError as err:
+            warnings.warn(f'skipping unreadable run folder: {err}')
+            continue
+        if experiment is not None and record['experiment'] != experiment:
+            continue
+        if finished_only and not record['finished']:
+            continue
+        if not include_smoke and record.get('run_with_sample') is True:
+            continue
+        if not _matches(record, filters):
+            continue
+        records.append((record, metrics))
+    return records
+
+
+FRONT_COLUMNS = ('run_name', 'run_dir', 'experiment', 'model_type', 'dataset_name', 'temp', 'seed', 'finished',
+                 'epochs_done', 'last_epoch')
+
+
+def collect_runs(log_dir=None, experiment=None, finished_only=False, include_smoke=False, **filters):
+    """One row per run folder: hyper values, final-epoch metrics and status.
+
+    Args:
+        log_dir: folder holding the run folders (default ``Utils.paths.log_dir()``, i.e. ``Log/`` or IGR_LOG_DIR).
+        experiment: keep only runs whose config says this experiment ('vae' or 'sop'); None = all.
+        finished_only: keep only runs whose ``status.json`` says finished.
+        include_smoke: also keep smoke runs (hyper ``run_with_sample=True``: a few dozen images); they are left
+            out by default so that they never mix with real runs in tables and figures.
+        **filters: hyper values to match, e.g. ``model_type='GS_Dis'``, ``temp=[0.1, 0.5]`` (a list = any of).
+    Returns:
+        DataFrame with columns run_name, run_dir, experiment, created, finished, epochs_done, last_epoch,
+        n_evals, every hyper key (lists as tuples) and the metrics of the last evaluated epoch.
+        Folders without a readable ``config.json`` are skipped (with a warning when it is malformed).
+    """
+    records = [r for r, _ in _collect(log_dir, experiment, finished_only, include_smoke, filters)]
+    frame = pd.DataFrame.from_records(records) if records else pd.DataFrame(columns=list(FRONT_COLUMNS))
+    front = [c for c in FRONT_COLUMNS if c in frame.columns]
+    return frame[front + [c for c in frame.columns if c not in front]]
+
+
+def collect_metrics(log_dir=None, experiment=None, finished_only=False, include_smoke=False, keys=CURVE_KEYS,
+                    **filters):
+    """Every evaluated epoch of every selected run (long format, for curves such as test ELBO vs epoch).
+
+    Args: as ``collect_runs``; ``keys`` = hyper keys copied onto each row.
+    Returns:
+        DataFrame with run_name, the ``keys`` present in the hyper dicts, 'epoch' and the metric columns.
+    """
+    frames = []
+    for record, metrics in _collect(log_dir, experiment, finished_only, include_smoke, filters):
+        if not len(metrics):
+            continue
+        frame = metrics.copy()
+        for key in reversed(keys):
+            if key in record:
+                frame.insert(0, key, [record[key]] * len(frame))
+        frame.insert(0, 'run_name', record['run_name'])
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=['run_name', *keys, 'epoch'])
+    return pd.concat(frames, ignore_index=True)
+
+
+def _order_key(values, order):
+    rank = {name: i for i, name in enumerate(order)}
+    return values.map(lambda v: (rank.get(v, len(rank)), str(v)))
+
+
+def sort_summary(frame):
+    """Sort by dataset, model (paper order: GS, IGR-I, IGR-Planar, IGR-SB-Finite, IGR-SB), temperature."""
+    frame = frame.copy()
+    sort_cols = []
+    for col, order in (('dataset_name', DATASET_ORDER), ('model_type', MODEL_ORDER)):
+        if col in frame.columns:
+            frame[f'_{col}'] = _order_key(frame[col], order)
+            sort_cols.append(f'_{col}')
+    if 'temp' in frame.columns:
+        sort_cols.append('temp')
+    if sort_cols:
+        frame = frame.sort_values(sort_cols, kind='stable')
+    return frame.drop(columns=[c for c in sort_cols if c.startswith('_')]).reset_index(drop=True)
+
+
+def summarize_runs(runs, metrics, group_keys=GROUP_KEYS):
+    """Mean and sample standard deviation over runs (seeds) of the final-epoch metrics, per group.
+
+    Args:
+        runs: DataFrame from ``collect_runs`` (one row per run).
+        metrics: metric column names, e.g. ('TeELBO', 'TeELBOC', 'TeELBOD').
+        group_keys: columns defining a group (default dataset, model, temperature); missing columns count as
+            one group.
+    Returns:
+        DataFrame: group keys, ``n_runs``, ``epochs_min``, ``epochs_max`` and for each metric ``<m>_mean`` and
+        ``<m>_std`` (ddof=1; NaN when the group has a single run or the metric is missing). Sorted in paper order.
+    """
+    keys = [k for k in group_keys if k in runs.columns]
+    columns = keys + ['n_runs', 'epochs_min', 'epochs_max'] + [f'{m}_{s}' for m in metrics for s in ('mean', 'std')]
+    if runs is None or not len(runs):
+        return pd.DataFrame(columns=columns)
+    runs = runs.copy()
+    for m in metrics:
+        runs[m] = pd.to_numeric(runs[m], errors='coerce') if m in runs.columns else np.nan
+    grouped = runs.groupby(keys, dropna=False, sort=False) if keys else [((), runs)]
+    rows = []
+    for group, part in grouped:
+        group = group if isinstance(group, tuple) else (group,)
+        row = dict(zip(keys, group))
+        row['n_runs'] = len(part)
+        row['epochs_min'] = int(part['epochs_done'].min())
+        row['epochs_max'] = int(part['epochs_done'].max())
+        for m in metrics:
+            values = part[m].dropna()
+            row[f'{m}_mean'] = float(values.mean()) if len(values) else np.nan
+            row[f'{m}_std'] = float(values.std(ddof=1)) if len(values) > 1 else np.nan
+        rows.append(row)
+    return sort_summary(pd.DataFrame(rows, columns=columns))
+
+
+def format_mean_std(mean, std, digits=2):
+    """'mean ± std' with ``digits`` decimals; std '-' when undefined (one run); '-' when there is no value."""
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return '-'
+    spread = '-' if std is None or (isinstance(std, float) and math.isnan(std)) else f'{std:.{digits}f}'
+    return f'{mean:.{digits}f} ± {spread}'
+
+
+def format_epochs(low, high):
+    return f'{low}' if low == high else f'{low}-{high}'
+
+
+def best_rows(summary, metric, maximize=True, keys=('dataset_name', 'model_type')):
+    """Per (dataset, model), the row whose ``<metric>_mean`` is best over temperatures."""
+    col = f'{metric}_mean'
+    keys = [k for k in keys if k in summary.columns]
+    valid = summary.dropna(subset=[col])
+    if not len(valid):
+        return summary.iloc[0:0]
+    pick = valid.groupby(keys, dropna=False, sort=False)[col].idxmax() if maximize else \
+        valid.groupby(keys, dropna=False, sort=False)[col].idxmin()
+    return sort_summary(valid.loc[list(pick.values)])
+
+
+def markdown_table(summary, metrics, key_labels=None, digits=2):
+    """Markdown table of a summary: keys, 'mean ± std' per metric, runs, epochs."""
+    key_labels = key_labels or {'dataset_name': 'dataset', 'model_type': 'model', 'temp': 'temp'}
+    keys = [k for k in key_labels if k in summary.columns]
+    header = [key_labels[k] for k in keys] + list(metrics) + ['runs', 'epochs']
+    lines = ['| ' + ' | '.join(header) + ' |', '|' + '|'.join(['---'] * len(header)) + '|']
+    for _, row in summary.iterrows():
+        cells = ['-' if pd.isna(row[k]) else str(row[k]) for k in keys]
+        cells += [format_mean_std(row[f'{m}_mean'], row[f'{m}_std'], digits) for m in metrics]
+        cells += [str(int(row['n_runs'])), format_epochs(int(row['epochs_min']), int(row['epochs_max']))]
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines) + '\n'
+
+
+def write_table(summary, name, title, metrics, out_dir=None, notes=(), best=None, digits=2):
+    """Write ``<out_dir>/<name>.csv`` (numbers) and ``<out_dir>/<name>.md`` (formatted).
+
+    Args:
+        summary: DataFrame from ``summarize_runs``.
+        name: file stem, e.g. 'table1'.
+        title: Markdown heading.
+        metrics: metric names shown (in order).
+        out_dir: folder (default ``Results/tables``, or IGR_RESULTS_DIR/tables).
+        notes: lines printed under the title.
+        best: optional (metric, maximize) adding a section with the best temperature per dataset/model.
+    Returns:
+        (csv_path, md_path).
+    """
+    out_dir = Path(out_dir) if out_dir is not None else paths.results_dir('tables')
+    out_dir.mkdir(parents=True, exist_ok=True)
+    csv_path, md_path = out_dir / f'{name}.csv', out_dir / f'{name}.md'
+    summary.to_csv(csv_path, index=False)
+    parts = [f'# {title}\n\n', *[f'{line}  \n' for line in notes], '\n']
+    if not len(summary):
+        parts.append('No runs found.\n')
+    else:
+        if best is not None:
+            metric, maximize = best
+            chosen = best_rows(summary, metric, maximize)
+            word = 'highest' if maximize else 'lowest'
+            parts += [f'## Best temperature per dataset and model ({word} mean {metric})\n\n',
+                      markdown_table(chosen, metrics, digits=digits), '\n', '## All temperatures\n\n']
+        parts.append(markdown_table(summary, metrics, digits=digits))
+    md_path.write_text(''.join(parts))
+    return csv_path, md_path
+
+
+def display_path(path):
+    """``path`` relative to the repository root when inside it (for notes written into shipped tables)."""
+    path = Path(path).resolve()
+    try:
+        return str(path.relative_to(paths.REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def build_table(name, title, metrics, experiment, where=None, log_dir=None, out_dir=None,
+                include_unfinished=False, include_smoke=False, best=None, group_keys=GROUP_KEYS, notes=(),
+                digits=2):
+    """Collect runs, summarise them per group and write ``<name>.csv`` / ``<name>.md``.
+
+    Args:
+        name, title, metrics, best, notes, digits: as ``write_table``.
+        experiment: 'vae' or 'sop' (``config.json``).
+        where: optional function DataFrame -> boolean Series selecting runs (e.g. JointVAE runs only).
+        log_dir: run folders (default ``Log/`` or IGR_LOG_DIR); out_dir: default ``Results/tables``.
+        include_unfinished: also count runs whose ``status.json`` is not finished (their last evaluated epoch).
+        include_smoke: also count smoke runs (``run_with_sample=True``).
+        group_keys: grouping columns (default dataset, model, temperature).
+    Returns:
+        (summary DataFrame, csv_path, md_path).
+    """
+    runs = collect_runs(log_dir, experiment=experiment, finished_only=not include_unfinished,
+                        include_smoke=include_smoke)
+    if where is not None and len(runs):
+        runs = runs[where(runs).astype(bool).to_numpy()]
+    summary = summarize_runs(runs, metrics, group_keys)
+    source = display_path(log_dir if log_dir is not None else paths.log_dir())
+    notes = [*notes,
+             f'Mean ± sample standard deviation (ddof=1) over runs (seeds) of the value at the last evaluated epoch; '
+             f'"± -" means a single run. '
+             f'{"Finished and unfinished runs" if include_unfinished else "Finished runs only"}'
+             f'{", smoke runs included" if include_smoke else ""}: '
+             f'{len(runs)} run folder{"" if len(runs) == 1 else "s"} from `{source}`.']
+    csv_path, md_path = write_table(summary, name, title, metrics, out_dir, notes, best, digits)
+    return summary, csv_path, md_path
