@@ -1,0 +1,727 @@
+r"""Relaxed categorical distributions: Gumbel-Softmax and Invertible Gaussian Reparameterization.
+
+Conventions
+-----------
+Discrete tensors are shaped ``(batch, n, S, vars)``: axis 1 holds the categories (GS) or the Gaussian
+dimensions (IGR), ``S`` the samples and ``vars`` the independent discrete variables. Encoder parameters
+arrive as ``(batch, n, 1, vars)`` and broadcast against noise ``(batch, n, S, vars)``. For IGR,
+``n = K - 1`` Gaussian dimensions give ``K`` categories after softmax++. ``xi`` is ``log sigma``.
+Everything follows the dtype of its inputs (float32 unless given float64).
+
+Gumbel-Softmax (Concrete)
+-------------------------
+``G = -log(-log U)``, ``U ~ Uniform(tiny, 1)``; ``lam = (log_pi + G) / tau``; ``psi = softmax(lam)``;
+``log_psi = lam - logsumexp(lam)``. The density of ``y = log_psi`` (ExpConcrete) is
+
+    log p(y; pi, tau) = lgamma(K) + (K-1) log tau + sum_k (log_pi_k - tau y_k) - K logsumexp_k(log_pi_k - tau y_k),
+
+and the sampled KL to a prior with logits ``log_pi0`` is ``log p(y; pi, tau) - log p(y; pi0, tau)`` at the
+same sample. ``argmax(log_pi + G)`` is distributed as ``softmax(log_pi)`` (Gumbel-max).
+
+Invertible Gaussian Reparameterization
+--------------------------------------
+``z = mu + sigma * eps`` (``eps ~ N(0, I)``, ``n`` dims), ``lam = h(z)`` for an invertible ``h`` and
+``psi = softmax++(lam / tau)`` with
+
+    softmax++(x)_k = exp(x_k) / (sum_j exp(x_j) + delta),  k <= n;   psi_{n+1} = delta / (sum_j exp(x_j) + delta),
+
+i.e. a softmax over ``(x_1, .., x_n, log delta)`` (``delta = 1`` equals ``tfp.bijectors.SoftmaxCentered``).
+As ``tau -> 0`` the sample tends to the vertex of ``argmax(lam_1, .., lam_n, 0)``.
+
+* IGR-I: ``h`` is the identity.
+* IGR-Planar: ``h`` is a stack of planar flows ``f(z) = z + u_hat tanh(w.z + b)`` with
+  ``u_hat = u + (m(w.u) - w.u) w / ||w||^2``, ``m(a) = -1 + softplus(a)``, so ``w.u_hat > -1`` and ``f`` is
+  invertible; ``log|det df/dz| = log|1 + (w.u_hat) (1 - tanh^2(w.z + b))|``.
+* IGR-SB: ``eta = sigmoid(z)``, ``pi_k = eta_k prod_{j<k} (1 - eta_j)`` (an exclusive cumulative product),
+  ``lam = pi``. Truncation keeps the first ``n_required`` pieces, where ``n_required`` is a statistic over the
+  draws of the number of leading pieces needed for ``cumsum(pi) > threshold``.
+* IGR-SB-Finite: the same stick-breaking with all ``n`` pieces.
+
+Since ``h``, ``/tau`` and softmax++ are shared by the posterior and the prior, the KL is the Gaussian one:
+``KL(q(psi) || p(psi)) = KL(N(mu, sigma^2) || N(mu0, sigma0^2))``.
+
+For IGR-I the density of ``psi`` (on its first ``n`` coordinates) follows from the change of variables
+``z = tau (log psi_{1:n} - log psi_{n+1} + log delta)``; softmax++ has Jacobian determinant
+``prod_{k=1}^{n+1} psi_k``, so
+
+    log q(psi) = sum_k log N(z_k; mu_k, sigma_k) - sum_{k=1}^{n+1} log psi_k + n log tau.
+
+Zero-temperature category probabilities of IGR-I (independent ``lam_k ~ N(mu_k, sigma_k^2)``):
+
+    P(n+1) = prod_k Phi(-mu_k / sigma_k),
+    P(k)   = int_0^inf N(t; mu_k, sigma_k) prod_{j != k} Phi((t - mu_j) / sigma_j) dt,
+
+computed by composite Gauss-Legendre quadrature in log space (see :func:`compute_igr_log_probs`).
+
+Relaxed Bernoulli
+-----------------
+Binary Concrete: ``sigmoid((log_alpha + log U - log(1 - U)) / tau)`` (logistic noise).
+IGR-Bernoulli: ``sigmoid((mu + sigma eps) / tau)``.
+"""
+import numbers
+
+import numpy as np
+import tensorflow as tf
+
+__all__ = [
+    'check_temperature', 'sample_gumbel', 'sample_normal', 'sample_uniform',
+    'softmax_pp', 'log_softmax_pp', 'project_to_vertices_via_softmax_pp', 'argmax_one_hot',
+    'gs_log_psi', 'compute_log_exp_gs_dist', 'gs_sampled_kl', 'categorical_kl', 'gaussian_kl',
+    'PlanarFlow', 'stick_break', 'stick_break_iterative', 'stick_break_from_logits', 'igr_sb_lam',
+    'compute_n_required', 'truncation_mask', 'TRUNCATION_OPTIONS', 'DEFAULT_QUANTILE',
+    'igr_psi', 'igr_log_psi', 'igr_i_log_prob',
+    'compute_igr_log_probs', 'compute_igr_probs',
+    'binary_concrete', 'igr_bernoulli',
+    'GS', 'IGR_I', 'IGR_Planar', 'IGR_SB', 'IGR_SB_Finite', 'SAMPLERS', 'get_sampler_class',
+    'dist_type_from_model_type', 'generate_sample',
+]
+
+TRUNCATION_OPTIONS = ('quantile', 'max')
+# Percentile of the per-draw number of stick pieces used by the 'quantile' truncation (the original code's value).
+DEFAULT_QUANTILE = 70.0
+_LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Validation and noise
+# ----------------------------------------------------------------------------------------------------------
+def _static_value(x):
+    """Concrete numpy value of ``x`` when it is known without running a graph, else None."""
+    if isinstance(x, (numbers.Number, np.ndarray, np.generic, list, tuple)):
+        return np.asarray(x, dtype=np.float64)
+    if isinstance(x, tf.Variable):
+        return np.asarray(x.numpy(), dtype=np.float64) if tf.executing_eagerly() else None
+    if tf.is_tensor(x):
+        value = tf.get_static_value(x)
+        return None if value is None else np.asarray(value, dtype=np.float64)
+    return None
+
+
+def check_temperature(temp):
+    """Raise ValueError unless every entry of ``temp`` is a finite number > 0; return ``temp`` unchanged.
+
+    Symbolic tensors whose value is unknown while tracing are passed through unchecked.
+    """
+    value = _static_value(temp)
+    if value is not None and (value.size == 0 or not np.all(np.isfinite(value)) or np.any(value <= 0)):
+        raise ValueError(f'temperature must be finite and > 0, got {value.tolist()!r}')
+    return temp
+
+
+def _as_float(x, dtype):
+    """``x`` as a tensor of ``dtype`` (Python numbers go through float64, never through float32)."""
+    if tf.is_tensor(x) or isinstance(x, tf.Variable):
+        return tf.cast(x, dtype)
+    return tf.cast(tf.constant(np.asarray(x, dtype=np.float64)), dtype)
+
+
+def _tiny(dtype):
+    return np.finfo(tf.as_dtype(dtype).as_numpy_dtype).tiny
+
+
+def sample_uniform(shape, dtype=tf.float32, seed=None):
+    """Uniform(tiny, 1) noise (never 0). ``seed``: None (global generator) or an int / pair (stateless)."""
+    tiny = _tiny(dtype)
+    if seed is None:
+        return tf.random.uniform(shape, minval=tiny, maxval=1.0, dtype=dtype)
+    seed = tf.constant([seed, 0] if np.ndim(seed) == 0 else seed, dtype=tf.int64)
+    return tf.random.stateless_uniform(shape, seed=seed, minval=tiny, maxval=1.0, dtype=dtype)
+
+
+def sample_gumbel(shape, dtype=tf.float32, seed=None):
+    """Standard Gumbel noise ``G = -log(-log U)`` with ``U ~ Uniform(tiny, 1)``."""
+    return -tf.math.log(-tf.math.log(sample_uniform(shape, dtype, seed)))
+
+
+def sample_normal(shape, dtype=tf.float32, seed=None):
+    """Standard normal noise. ``seed``: None (global generator) or an int / pair (stateless)."""
+    if seed is None:
+        return tf.random.normal(shape, dtype=dtype)
+    seed = tf.constant([seed, 0] if np.ndim(seed) == 0 else seed, dtype=tf.int64)
+    return tf.random.stateless_normal(shape, seed=seed, dtype=dtype)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# softmax++
+# ----------------------------------------------------------------------------------------------------------
+def _append_log_delta(x, delta):
+    log_delta = tf.ones_like(x[:, :1]) * tf.cast(np.log(delta), x.dtype)
+    return tf.concat([x, log_delta], axis=1)
+
+
+def softmax_pp(x, delta=1.0):
+    """softmax++ along axis 1: (b, n, ...) -> (b, n+1, ...).
+
+    ``psi_k = exp(x_k) / (sum_j exp(x_j) + delta)`` and ``psi_{n+1} = delta / (sum_j exp(x_j) + delta)``,
+    computed as a softmax over ``(x, log delta)`` (max subtracted), hence finite for any finite input and
+    exactly 0 for entries equal to ``-inf`` (used for masking).
+    """
+    return tf.nn.softmax(_append_log_delta(x, delta), axis=1)
+
+
+def log_softmax_pp(x, delta=1.0):
+    """Logarithm of :func:`softmax_pp`, computed stably: (b, n, ...) -> (b, n+1, ...)."""
+    return tf.nn.log_softmax(_append_log_delta(x, delta), axis=1)
+
+
+def project_to_vertices_via_softmax_pp(lam, delta=1.0):
+    """softmax++ of ``lam`` along axis 1 (name kept from the original code); see :func:`softmax_pp`."""
+    return softmax_pp(lam, delta)
+
+
+def argmax_one_hot(psi, axis=1):
+    """One-hot vector of ``argmax(psi)`` along ``axis``, same shape and dtype as ``psi``."""
+    depth = tf.shape(psi)[axis]
+    return tf.one_hot(tf.argmax(psi, axis=axis), depth=depth, axis=axis, dtype=psi.dtype)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Gumbel-Softmax
+# ----------------------------------------------------------------------------------------------------------
+def gs_log_psi(log_pi, gumbel, temp):
+    """Log of a GS sample: ``lam = (log_pi + G) / tau``, ``log_psi = lam - logsumexp_1(lam)``.
+
+    log_pi: (b, K, 1 or S, v); gumbel: (b, K, S, v). Returns (b, K, S, v).
+    """
+    check_temperature(temp)
+    lam = (log_pi + gumbel) / _as_float(temp, gumbel.dtype)
+    return lam - tf.reduce_logsumexp(lam, axis=1, keepdims=True)
+
+
+def compute_log_exp_gs_dist(log_psi, logits, temp):
+    """ExpConcrete log-density of ``log_psi`` (b, K, S, v) with ``logits`` broadcastable to it -> (b, S, v).
+
+    ``lgamma(K) + (K-1) log tau + sum_k a_k - K logsumexp_k a_k`` with ``a = logits - tau * log_psi``.
+    """
+    check_temperature(temp)
+    dtype = log_psi.dtype
+    temp = _as_float(temp, dtype)
+    k = tf.cast(tf.shape(log_psi)[1], dtype)
+    aux = _as_float(logits, dtype) - temp * log_psi
+    log_const = tf.math.lgamma(k) + (k - 1.0) * tf.math.log(temp)
+    return log_const + tf.reduce_sum(aux, axis=1) - k * tf.reduce_logsumexp(aux, axis=1)
+
+
+def gs_sampled_kl(log_psi, log_pi, temp, prior_log_pi=None):
+    """Single-sample KL estimate ``log q(log_psi) - log p(log_psi)`` of two ExpConcretes -> (b, S, v).
+
+    The prior has logits ``prior_log_pi`` (default: uniform, ``log(1/K)``) and the same temperature.
+    Sum the result over variables for a per-example KL.
+    """
+    if prior_log_pi is None:
+        k = tf.cast(tf.shape(log_psi)[1], log_psi.dtype)
+        prior_log_pi = -tf.math.log(k) * tf.ones_like(log_psi[:1, :, :1])
+    log_q = compute_log_exp_gs_dist(log_psi, log_pi, temp)
+    log_p = compute_log_exp_gs_dist(log_psi, prior_log_pi, temp)
+    return log_q - log_p
+
+
+def categorical_kl(log_q, log_p, axis=1):
+    """``KL(q || p) = sum q (log q - log p)`` along ``axis`` from log-probabilities; terms with q = 0 are 0."""
+    q = tf.exp(log_q)
+    positive = q > 0
+    safe_log_q = tf.where(positive, log_q, tf.zeros_like(log_q))
+    safe_log_p = tf.where(positive, tf.broadcast_to(log_p, tf.shape(log_q)), tf.zeros_like(log_q))
+    terms = tf.where(positive, q * (safe_log_q - safe_log_p), tf.zeros_like(log_q))
+    return tf.reduce_sum(terms, axis=axis)
+
+
+def gaussian_kl(mu, xi, mu0, xi0):
+    """Elementwise ``KL(N(mu, e^{2 xi}) || N(mu0, e^{2 xi0}))``
+    ``= xi0 - xi + (e^{2 xi} + (mu - mu0)^2) / (2 e^{2 xi0}) - 1/2`` (shape of the broadcast inputs)."""
+    return (xi0 - xi) + 0.5 * (tf.exp(2.0 * (xi - xi0)) + tf.square(mu - mu0) * tf.exp(-2.0 * xi0) - 1.0)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Planar flow
+# ----------------------------------------------------------------------------------------------------------
+class PlanarFlow(tf.keras.layers.Layer):
+    """Stack of ``n_layers`` planar flows acting on axis 1 of ``z`` (b, n, S, v), one flow per variable.
+
+    Layer i: ``f(z) = z + u_hat tanh(w.z + b)`` with ``w, u`` of shape (1, n, 1, v), ``b`` (1, 1, 1, v),
+    ``u_hat = u + (m(w.u) - w.u) w / ||w||^2`` and ``m(a) = -1 + softplus(a)`` (so ``w.u_hat > -1``).
+    ``n_dims`` and ``num_of_vars`` may be given to build the weights at construction; otherwise they are
+    built on the first call.
+    """
+
+    def __init__(self, n_dims=None, num_of_vars=None, n_layers=2, init_stddev=0.1, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.n_dims = n_dims
+        self.num_of_vars = num_of_vars
+        self.n_layers = int(n_layers)
+        self.init_stddev = float(init_stddev)
+        self.seed = seed
+        self.w, self.u, self.b = [], [], []
+        if n_dims is not None and num_of_vars is not None:
+            self.build((None, n_dims, None, num_of_vars))
+
+    def build(self, input_shape):
+        n, v = int(input_shape[1]), int(input_shape[3])
+        self.n_dims, self.num_of_vars = n, v
+        for i in range(self.n_layers):
+            seed = None if self.seed is None else self.seed + 2 * i
+            init_w = tf.keras.initializers.RandomNormal(stddev=self.init_stddev, seed=seed)
+            init_u = tf.keras.initializers.RandomNormal(
+                stddev=self.init_stddev, seed=None if seed is None else seed + 1)
+            self.w.append(self.add_weight(name=f'w_{i}', shape=(1, n, 1, v), initializer=init_w))
+            self.u.append(self.add_weight(name=f'u_{i}', shape=(1, n, 1, v), initializer=init_u))
+            self.b.append(self.add_weight(name=f'b_{i}', shape=(1, 1, 1, v), initializer='zeros'))
+        self.built = True
+
+    def _params(self, i, dtype):
+        return tf.cast(self.w[i], dtype), tf.cast(self.u[i], dtype), tf.cast(self.b[i], dtype)
+
+    def u_hat(self, i, dtype=None):
+        """Corrected ``u`` of layer ``i``, shape (1, n, 1, v)."""
+        dtype = dtype or self.w[i].dtype
+        w, u, _ = self._params(i, dtype)
+        wu = tf.reduce_sum(w * u, axis=1, keepdims=True)
+        w_norm_sq = tf.maximum(tf.reduce_sum(tf.square(w), axis=1, keepdims=True), _tiny(dtype))
+        return u + (-1.0 + tf.nn.softplus(wu) - wu) * w / w_norm_sq
+
+    def w_dot_u_hat(self, i, dtype=None):
+        """``w.u_hat = m(w.u) = -1 + softplus(w.u) > -1`` of layer ``i`` (exact form), shape (1, 1, 1, v)."""
+        dtype = dtype or self.w[i].dtype
+        w, u, _ = self._params(i, dtype)
+        return -1.0 + tf.nn.softplus(tf.reduce_sum(w * u, axis=1, keepdims=True))
+
+    def forward_and_log_det(self, z):
+        """Returns ``(f(z), log|det df/dz|)`` with shapes (b, n, S, v) and (b, S, v).
+
+        Per layer ``det = 1 + (w.u_hat) h'`` with ``h' = 1 - tanh^2``; written as
+        ``tanh^2 + softplus(w.u) (1 - tanh^2) > 0`` to avoid cancellation.
+        """
+        log_det = tf.zeros_like(z[:, 0])
+        for i in range(self.n_layers):
+            w, u, b = self._params(i, z.dtype)
+            u_hat = self.u_hat(i, z.dtype)
+            h = tf.tanh(tf.reduce_sum(w * z, axis=1, keepdims=True) + b)
+            tanh_sq = tf.square(h[:, 0])
+            softplus_wu = tf.nn.softplus(tf.reduce_sum(w * u, axis=1))
+            log_det += tf.math.log(tanh_sq + softplus_wu * (1.0 - tanh_sq))
+            z = z + u_hat * h
+        return z, log_det
+
+    def call(self, z):
+        return self.forward_and_log_det(z)[0]
+
+    def log_det_jacobian(self, z):
+        """``log|det d flow(z) / dz|`` per (batch, sample, variable): (b, n, S, v) -> (b, S, v)."""
+        return self.forward_and_log_det(z)[1]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(n_dims=self.n_dims, num_of_vars=self.num_of_vars, n_layers=self.n_layers,
+                      init_stddev=self.init_stddev, seed=self.seed)
+        return config
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Stick-breaking and truncation
+# ----------------------------------------------------------------------------------------------------------
+def stick_break(eta):
+    """Stick-breaking along axis 1: ``pi_k = eta_k prod_{j<k} (1 - eta_j)`` via an exclusive cumprod.
+
+    eta in [0, 1], (b, n, ...) -> pi, same shape; ``sum_k pi_k = 1 - prod_k (1 - eta_k) <= 1``.
+    """
+    return eta * tf.math.cumprod(1.0 - eta, axis=1, exclusive=True)
+
+
+def stick_break_from_logits(z):
+    """:func:`stick_break` of ``sigmoid(z)`` computed in log space (finite gradients for any ``z``):
+    ``log pi_k = log sigmoid(z_k) + sum_{j<k} log sigmoid(-z_j)`` (exclusive cumsum)."""
+    log_eta = -tf.nn.softplus(-z)
+    log_one_minus_eta = -tf.nn.softplus(z)
+    return tf.exp(log_eta + tf.math.cumsum(log_one_minus_eta, axis=1, exclusive=True))
+
+
+def stick_break_iterative(eta):
+    """Plain loop version of :func:`stick_break` (reference for tests only)."""
+    remaining = tf.ones_like(eta[:, 0])
+    pieces = []
+    for k in range(eta.shape[1]):
+        pieces.append(eta[:, k] * remaining)
+        remaining = remaining * (1.0 - eta[:, k])
+    return tf.stack(pieces, axis=1)
+
+
+def igr_sb_lam(z):
+    """IGR-SB map ``lam = stick_break(sigmoid(z))`` (b, n, S, v) -> (b, n, S, v)."""
+    return stick_break_from_logits(z)
+
+
+def compute_n_required(pi, threshold, truncation_option='quantile', quantile=DEFAULT_QUANTILE):
+    """Number of leading stick pieces to keep, for the batch of draws ``pi`` (b, n, S, v).
+
+    Per draw, ``m = 1 + #{k : cumsum(pi)_k <= threshold}`` is the number of pieces needed for
+    ``cumsum(pi) > threshold`` (``n + 1`` when the ``n`` pieces do not reach it). Over all draws
+    (batch, samples, variables) the statistic is the ``quantile``-th percentile (nearest rank: the smallest
+    ``m`` such that at least ``quantile`` % of the draws need at most ``m`` pieces) for 'quantile', or the
+    maximum for 'max'. Returns ``(n_required, threshold_met)``: an int32 scalar ``min(statistic, n)`` and a
+    bool scalar ``statistic <= n``. Static-shape safe (works under ``tf.function(jit_compile=True)``).
+    """
+    if truncation_option not in TRUNCATION_OPTIONS:
+        raise ValueError(f'unknown truncation_option {truncation_option!r}; choose one of {TRUNCATION_OPTIONS}')
+    if not 0.0 < float(threshold) < 1.0:
+        raise ValueError(f'threshold must be in (0, 1), got {threshold!r}')
+    n = tf.shape(pi)[1]
+    below = tf.cast(tf.math.cumsum(pi, axis=1) <= _as_float(threshold, pi.dtype), tf.int32)
+    needed = tf.reshape(1 + tf.reduce_sum(below, axis=1), [-1])
+    if truncation_option == 'max':
+        statistic = tf.reduce_max(needed)
+    else:
+        if not 0.0 < float(quantile) <= 100.0:
+            raise ValueError(f'quantile must be in (0, 100], got {quantile!r}')
+        count = tf.size(needed)
+        rank = tf.cast(tf.math.ceil(float(quantile) / 100.0 * tf.cast(count, tf.float64)), tf.int32)
+        statistic = tf.gather(tf.sort(needed), tf.clip_by_value(rank - 1, 0, count - 1))
+    return tf.minimum(statistic, n), statistic <= n
+
+
+def truncation_mask(n_required, n, dtype=tf.float32):
+    """(1, n, 1, 1) mask equal to 1 on the first ``n_required`` dims and 0 elsewhere."""
+    keep = tf.range(n) < tf.cast(n_required, tf.int32)
+    return tf.reshape(tf.cast(keep, dtype), (1, n, 1, 1))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# IGR
+# ----------------------------------------------------------------------------------------------------------
+def _scaled_masked(lam, temp, mask):
+    check_temperature(temp)
+    x = lam / _as_float(temp, lam.dtype)
+    if mask is not None:
+        minus_inf = tf.constant(-np.inf, dtype=lam.dtype)
+        x = tf.where(tf.cast(mask, lam.dtype) > 0, x, minus_inf)
+    return x
+
+
+def igr_psi(lam, temp, mask=None, delta=1.0):
+    """IGR sample ``softmax++(lam / tau)`` (b, n, S, v) -> (b, n+1, S, v).
+
+    ``mask`` (broadcastable to ``lam``, e.g. from :func:`truncation_mask`): dims with mask 0 contribute
+    nothing (their ``psi`` is exactly 0 and they get no gradient); the last category stays at index n.
+    """
+    return softmax_pp(_scaled_masked(lam, temp, mask), delta)
+
+
+def igr_log_psi(lam, temp, mask=None, delta=1.0):
+    """Log of :func:`igr_psi` (masked dims are ``-inf``)."""
+    return log_softmax_pp(_scaled_masked(lam, temp, mask), delta)
+
+
+def igr_i_log_prob(log_psi, mu, xi, temp, delta=1.0):
+    """Log-density of an IGR-I sample on the simplex (w.r.t. Lebesgue measure on its first n coordinates).
+
+    log_psi: (b, n+1, S, v); mu, xi: broadcastable to (b, n, S, v). Returns (b, S, v):
+    ``sum_k log N(z_k; mu_k, e^{xi_k}) - sum_{k=1}^{n+1} log psi_k + n log tau`` with
+    ``z = tau (log_psi_{1:n} - log_psi_{n+1} + log delta)``.
+    """
+    check_temperature(temp)
+    dtype = log_psi.dtype
+    temp = _as_float(temp, dtype)
+    n = tf.cast(tf.shape(log_psi)[1] - 1, dtype)
+    z = temp * (log_psi[:, :-1] - log_psi[:, -1:] + tf.cast(np.log(delta), dtype))
+    eps = (z - mu) * tf.exp(-xi)
+    log_normal = tf.reduce_sum(-0.5 * tf.square(eps) - xi - _LOG_SQRT_2PI, axis=1)
+    return log_normal - tf.reduce_sum(log_psi, axis=1) + n * tf.math.log(temp)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Zero-temperature category probabilities of IGR-I
+# ----------------------------------------------------------------------------------------------------------
+def _log_ndtr(x):
+    """``log Phi(x)`` accurate in both tails and with finite gradients.
+
+    ``log1p(-erfc(x / sqrt 2) / 2)`` for x > 0, ``log(erfc(-x / sqrt 2) / 2)`` down to a cutoff (-8 in float32,
+    -20 in float64) and the asymptotic series
+    ``-x^2/2 - log(-x) - log sqrt(2 pi) + log(1 - 1/x^2 + 3/x^4 - 15/x^6 + 105/x^8 - 945/x^10)`` below it.
+    """
+    cutoff = tf.constant(-20.0 if x.dtype == tf.float64 else -8.0, x.dtype)
+    tail = x < cutoff
+    x_mid = tf.where(tail, cutoff, x)
+    x_tail = tf.where(tail, x, cutoff)
+    sqrt_half = np.sqrt(0.5)
+    positive = x_mid > 0
+    zeros = tf.zeros_like(x_mid)
+    upper = tf.math.log1p(-0.5 * tf.math.erfc(tf.where(positive, x_mid, zeros) * sqrt_half))
+    lower = tf.math.log(0.5 * tf.math.erfc(-tf.where(positive, zeros, x_mid) * sqrt_half))
+    mid = tf.where(positive, upper, lower)
+    r = 1.0 / tf.square(x_tail)
+    series = 1.0 - r * (1.0 - r * (3.0 - r * (15.0 - r * (105.0 - r * 945.0))))
+    asymptotic = -0.5 * tf.square(x_tail) - tf.math.log(-x_tail) - _LOG_SQRT_2PI + tf.math.log(series)
+    return tf.where(tail, asymptotic, mid)
+
+
+# Quadrature layout, in the standardised variable x = (t - mu_k) / sigma_k of the category k being integrated:
+# the domain [lo, hi] = [max(a, -X), max(lo, X) + 1] with a = -mu_k / sigma_k (t > 0) is cut into panels at a
+# fixed grid (covering the normal density), at points graded away from lo (scale 1/a when the domain starts in
+# the tail), and around every other category's step x_j = (mu_j - mu_k) / sigma_k at x_j + c * sigma_j / sigma_k
+# (so narrow categories are resolved however the sigmas compare); every panel gets a 5-point Gauss-Legendre rule.
+_QUAD_X = 9.0
+_QUAD_GRID = np.arange(-9.0, 9.01, 1.5)
+_QUAD_LOWER = np.array([0.1, 0.3, 0.7, 1.5])
+_QUAD_STEPS = np.array([-4.0, -1.5, 0.0, 1.5, 4.0])
+_QUAD_NODES = 5
+
+
+def _off_diagonal(pairs, n):
+    """(b, v, n, n) -> (b, v, n, n-1): entry [k, j] for every j != k."""
+    batch_shape = tf.shape(pairs)[:2]
+    others = tf.constant([k * n + j for k in range(n) for j in range(n) if j != k], tf.int32)
+    flat = tf.reshape(pairs, tf.concat([batch_shape, [n * n]], 0))
+    return tf.reshape(tf.gather(flat, others, axis=-1), tf.concat([batch_shape, [n, n - 1]], 0))
+
+
+def _quadrature_nodes(a, centres, widths):
+    """Nodes x and log-weights of the composite rule on [lo, hi] for every (b, v, k): (b, v, k, Q) each."""
+    dtype = a.dtype
+    lower = tf.maximum(a, -_QUAD_X)
+    upper = tf.maximum(lower, _QUAD_X) + 1.0
+    scale = 1.0 / tf.maximum(a, 1.0)
+    shape = tf.shape(a)
+    steps = centres[..., None] + widths[..., None] * tf.constant(_QUAD_STEPS, dtype)
+    bps = tf.concat([
+        tf.broadcast_to(tf.constant(_QUAD_GRID, dtype), tf.concat([shape, [_QUAD_GRID.size]], 0)),
+        lower[..., None] + scale[..., None] * tf.constant(_QUAD_LOWER, dtype),
+        tf.reshape(steps, tf.concat([shape, [-1]], 0)),
+        lower[..., None], upper[..., None]], axis=-1)
+    bps = tf.sort(tf.clip_by_value(bps, lower[..., None], upper[..., None]), axis=-1)
+    left, length = bps[..., :-1], bps[..., 1:] - bps[..., :-1]     # (b, v, k, P); clipped panels have length 0
+
+    nodes01, weights01 = np.polynomial.legendre.leggauss(_QUAD_NODES)
+    x = left[..., None] + length[..., None] * tf.constant((nodes01 + 1.0) / 2.0, dtype)
+    positive = length > 0
+    log_length = tf.where(positive, tf.math.log(tf.where(positive, length, tf.ones_like(length))),
+                          tf.constant(-np.inf, dtype))
+    log_w = log_length[..., None] + tf.constant(np.log(weights01 / 2.0), dtype)
+    flat_shape = tf.concat([shape, [-1]], 0)
+    return tf.reshape(x, flat_shape), tf.reshape(log_w, flat_shape)
+
+
+def compute_igr_log_probs(mu, sigma):
+    """Log of :func:`compute_igr_probs` (same shapes), computed in log space.
+
+    ``log P(k) = log sum_i w_i phi(x_i) prod_{j != k} Phi((mu_k + sigma_k x_i - mu_j) / sigma_j)`` over the
+    nodes x_i of category k (every ``Phi_j`` is evaluated at the node of category k), and
+    ``log P(n+1) = sum_k log Phi(-mu_k / sigma_k)``. Accuracy: better than 1e-6 absolute in float64 even when
+    the sigmas differ by a factor of 1000 and ``|mu|`` is large (relative accuracy degrades only for
+    probabilities below ~1e-15). Work and memory grow as ``b * v * n * (n - 1) * 5 * (5 n + 13)``.
+    """
+    mu = tf.convert_to_tensor(mu)
+    squeeze_samples = len(mu.shape) == 4
+    if squeeze_samples:
+        mu, sigma = mu[:, :, 0], sigma[:, :, 0]
+    sigma = _as_float(sigma, mu.dtype)
+    n = int(mu.shape[1])
+    mu_t = tf.transpose(mu, [0, 2, 1])        # (b, v, n)
+    sigma_t = tf.transpose(sigma, [0, 2, 1])  # (b, v, n)
+
+    # steps of the other categories j != k in the standardised variable of category k: (b, v, k, n-1)
+    centres = _off_diagonal((mu_t[:, :, None, :] - mu_t[:, :, :, None]) / sigma_t[:, :, :, None], n)
+    widths = _off_diagonal(sigma_t[:, :, None, :] / sigma_t[:, :, :, None], n)
+    a = -mu_t / sigma_t                                                   # t > 0  <=>  x > a; (b, v, k)
+    x, log_w = _quadrature_nodes(a, centres, widths)                      # (b, v, k, Q)
+
+    # log phi(x) + sum_{j != k} log Phi((x - centre_kj) / width_kj), from (b, v, k, Q, n-1)
+    log_g = tf.reduce_sum(_log_ndtr((x[..., None] - centres[:, :, :, None]) / widths[:, :, :, None]), axis=-1)
+    log_p_k = tf.reduce_logsumexp(log_w - 0.5 * tf.square(x) - _LOG_SQRT_2PI + log_g, axis=-1)
+    log_p_last = tf.reduce_sum(_log_ndtr(a), axis=-1, keepdims=True)
+    log_p = tf.transpose(tf.concat([log_p_k, log_p_last], axis=-1), [0, 2, 1])  # (b, n+1, v)
+    return log_p[:, :, None] if squeeze_samples else log_p
+
+
+def compute_igr_probs(mu, sigma):
+    """Zero-temperature category probabilities of IGR-I, ``P(argmax(lam_1, .., lam_n, 0) = k)`` for
+    independent ``lam_k ~ N(mu_k, sigma_k^2)``.
+
+    mu, sigma: (b, n, v) or (b, n, 1, v). Returns (b, n+1, v) or (b, n+1, 1, v); the last entry is the
+    softmax++ category. The result is not renormalised (it sums to 1 up to the quadrature error).
+    """
+    return tf.exp(compute_igr_log_probs(mu, sigma))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Relaxed Bernoulli
+# ----------------------------------------------------------------------------------------------------------
+def binary_concrete(log_alpha, temp, uniform):
+    """Binary Concrete sample ``sigmoid((log_alpha + log U - log(1 - U)) / tau)`` (logistic noise)."""
+    check_temperature(temp)
+    logistic = tf.math.log(uniform) - tf.math.log1p(-uniform)
+    return tf.sigmoid((log_alpha + logistic) / _as_float(temp, log_alpha.dtype))
+
+
+def igr_bernoulli(mu, xi, temp, eps):
+    """IGR-Bernoulli sample ``sigmoid((mu + e^{xi} eps) / tau)``."""
+    check_temperature(temp)
+    return tf.sigmoid((mu + tf.exp(xi) * eps) / _as_float(temp, mu.dtype))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Sampler classes (original public names)
+# ----------------------------------------------------------------------------------------------------------
+def _noise_shape(param, sample_size):
+    shape = tf.shape(param)
+    return tf.concat([shape[:2], [sample_size], shape[3:]], axis=0)
+
+
+class GS:
+    """Gumbel-Softmax sampler. log_pi: (b, K, 1, v). ``generate_sample()`` sets ``lam = (log_pi + G) / tau``,
+    ``log_psi`` and ``psi`` (b, K, S, v). ``noise``: optional Gumbel tensor (b, K, S, v)."""
+
+    def __init__(self, log_pi, temp, sample_size=1, noise=None):
+        self.log_pi = tf.convert_to_tensor(log_pi)
+        self.temp = check_temperature(temp)
+        self.sample_size = int(sample_size)
+        self.noise = noise
+        self.n_required = self.log_pi.shape[1]
+        self.lam = self.log_psi = self.psi = None
+
+    def generate_sample(self):
+        gumbel = self.noise
+        if gumbel is None:
+            gumbel = sample_gumbel(_noise_shape(self.log_pi, self.sample_size), self.log_pi.dtype)
+        self.lam = (self.log_pi + gumbel) / _as_float(self.temp, gumbel.dtype)
+        self.log_psi = gs_log_psi(self.log_pi, gumbel, self.temp)
+        self.psi = tf.exp(self.log_psi)
+        return self.psi
+
+    def log_prob(self, log_psi):
+        """ExpConcrete log-density of ``log_psi`` (b, K, S, v) -> (b, S, v)."""
+        return compute_log_exp_gs_dist(log_psi, self.log_pi, self.temp)
+
+
+class _IGR:
+    """Common IGR sampler. mu, xi: (b, n, 1, v). ``generate_sample()`` sets ``kappa = mu + sigma * eps``,
+    ``lam = h(kappa)``, ``log_psi`` and ``psi = softmax++(lam / tau)`` (b, n+1, S, v).
+    ``noise``: optional standard normal tensor (b, n, S, v) used instead of fresh noise."""
+
+    def __init__(self, mu, xi, temp, sample_size=1, noise=None):
+        self.mu = tf.convert_to_tensor(mu)
+        self.xi = _as_float(xi, self.mu.dtype)
+        self.temp = check_temperature(temp)
+        self.sample_size = int(sample_size)
+        self.noise = noise
+        self.n_required = self.mu.shape[1]
+        self.kappa = self.lam = self.log_psi = self.psi = None
+
+    def transform(self, kappa):
+        raise NotImplementedError
+
+    def _project(self):
+        self.log_psi = igr_log_psi(self.lam, self.temp)
+        self.psi = tf.exp(self.log_psi)
+
+    def generate_sample(self):
+        eps = self.noise
+        if eps is None:
+            eps = sample_normal(_noise_shape(self.mu, self.sample_size), self.mu.dtype)
+        self.kappa = self.mu + tf.exp(self.xi) * eps
+        self.lam = self.transform(self.kappa)
+        self._project()
+        return self.psi
+
+
+class IGR_I(_IGR):
+    """IGR-I sampler (``h`` = identity), with the log-density of its samples and its zero-temperature
+    category probabilities."""
+
+    def transform(self, kappa):
+        return kappa
+
+    def log_prob(self, log_psi):
+        """Log-density of ``log_psi`` (b, n+1, S, v) on the simplex -> (b, S, v)."""
+        return igr_i_log_prob(log_psi, self.mu, self.xi, self.temp)
+
+    def category_probs(self):
+        """Zero-temperature category probabilities (b, n+1, 1, v)."""
+        return compute_igr_probs(self.mu, tf.exp(self.xi))
+
+
+class IGR_Planar(_IGR):
+    """IGR with ``h`` = a :class:`PlanarFlow` (owned by the network and passed in)."""
+
+    def __init__(self, mu, xi, temp, planar_flow, sample_size=1, noise=None):
+        super().__init__(mu, xi, temp, sample_size, noise)
+        self.planar_flow = planar_flow
+
+    def transform(self, kappa):
+        return self.planar_flow(kappa)
+
+
+class IGR_SB_Finite(_IGR):
+    """IGR with stick-breaking over all n dims: ``lam = stick_break(sigmoid(kappa))``."""
+
+    def transform(self, kappa):
+        return igr_sb_lam(kappa)
+
+
+class IGR_SB(IGR_SB_Finite):
+    """IGR stick-breaking truncated by ``threshold`` (see :func:`compute_n_required`).
+
+    After ``generate_sample()``: ``lam`` (b, n, S, v) untruncated pieces, ``n_required`` (int; a tensor
+    while tracing), ``threshold_met`` (bool), ``mask`` (1, n, 1, 1), ``psi``/``log_psi`` over the first
+    ``n_required`` pieces (b, n_required+1, S, v) and ``psi_padded`` (b, n+1, S, v) with zeros on the
+    dropped pieces.
+    """
+
+    def __init__(self, mu, xi, temp, sample_size=1, threshold=0.99, truncation_option='quantile', noise=None,
+                 quantile=DEFAULT_QUANTILE):
+        super().__init__(mu, xi, temp, sample_size, noise)
+        if truncation_option not in TRUNCATION_OPTIONS:
+            raise ValueError(f'unknown truncation_option {truncation_option!r}; choose one of {TRUNCATION_OPTIONS}')
+        self.threshold = threshold
+        self.truncation_option = truncation_option
+        self.quantile = quantile
+        self.threshold_met = self.mask = self.psi_padded = None
+
+    def _project(self):
+        n_required, self.threshold_met = compute_n_required(self.lam, self.threshold, self.truncation_option,
+                                                            self.quantile)
+        if tf.executing_eagerly():
+            n_required, self.threshold_met = int(n_required), bool(self.threshold_met)
+        self.n_required = n_required
+        self.mask = truncation_mask(n_required, self.lam.shape[1], self.lam.dtype)
+        self.psi_padded = igr_psi(self.lam, self.temp, self.mask)
+        self.log_psi = igr_log_psi(self.lam[:, :n_required], self.temp)
+        self.psi = tf.exp(self.log_psi)
+
+
+SAMPLERS = {'GS': GS, 'IGR_I': IGR_I, 'IGR_Planar': IGR_Planar, 'IGR_SB': IGR_SB, 'IGR_SB_Finite': IGR_SB_Finite}
+
+
+def get_sampler_class(name):
+    """Sampler class for ``name`` in :data:`SAMPLERS`; ValueError listing the choices otherwise."""
+    try:
+        return SAMPLERS[name]
+    except (KeyError, TypeError):
+        raise ValueError(f'unknown distribution {name!r}; choose one of {sorted(SAMPLERS)}') from None
+
+
+def dist_type_from_model_type(model_type):
+    """Sampler name of a ``model_type`` ('IGR_I_Dis' -> 'IGR_I'); ValueError if unknown."""
+    name = model_type[:-len('_Dis')] if model_type.endswith('_Dis') else model_type
+    get_sampler_class(name)
+    return name
+
+
+def generate_sample(sample_size, params, dist_type, temp, threshold=0.99, output_one_hot=False, planar_flow=None):
+    """Draw ``sample_size`` samples for the approximation scripts.
+
+    params: ``[log_pi]`` for GS or ``[mu, xi]`` for IGR, each (b, n, 1, v). Returns numpy: the relaxed samples
+    ``psi`` (b, K, S, v) when ``output_one_hot`` (the original name of this switch), else the category
+    indices ``argmax(psi, axis=1)`` (b, S, v). For IGR-SB, K = n_required + 1 varies with the draw.
+    """
+    cls = get_sampler_class(dist_type)
+    if cls is GS:
+        dist = GS(params[0], temp, sample_size)
+    elif cls is IGR_Planar:
+        if planar_flow is None:
+            raise ValueError("dist_type 'IGR_Planar' needs planar_flow")
+        dist = IGR_Planar(params[0], params[1], temp, planar_flow, sample_size)
+    elif cls is IGR_SB:
+        dist = IGR_SB(params[0], params[1], temp, sample_size, threshold=threshold)
+    else:
+        dist = cls(params[0], params[1], temp, sample_size)
+    psi = dist.generate_sample().numpy()
+    return psi if output_one_hot else np.argmax(psi, axis=1)
