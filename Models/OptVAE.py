@@ -1,0 +1,724 @@
+"""The VAE core: one ELBO / JointVAE objective and one train and test step for every model type.
+
+A model type is a discrete latent family, optionally mixed with Gaussian latents (the JointVAE setting):
+
+    model_type        family          Gaussian latents
+    GS_Dis            GS              no
+    IGR_I_Dis         IGR_I           no
+    IGR_Planar_Dis    IGR_Planar      no
+    IGR_SB_Finite_Dis IGR_SB_Finite   no
+    IGR_SB_Dis        IGR_SB          no
+    GS, IGR_I, IGR_Planar, IGR_SB_Finite, IGR_SB     the same families, with Gaussian latents
+
+The family is a small object from `LATENTS` that says how to sample psi from the encoder's parameters, its KL to
+the prior and the discrete category probabilities it encodes; everything else (encoder, decoder, likelihood,
+objective, optimizer, bookkeeping) is shared.
+
+Objective, per example (x one image, psi the relaxed discrete sample, z the Gaussian sample):
+
+    ELBO = log p(x | psi, z) - sum_{v} KL_disc[v] - sum_{d} KL_cont[d]              (summed over every latent)
+    JointVAE loss = -log p(x | psi, z) + gamma |KL_cont - C_cont(i)| + gamma |KL_disc - C_disc(i)|,
+
+KL_cont, KL_disc being batch means of the summed KLs, and C(i) = c0 + (c1 - c0) min(i / n_iter, 1) at global
+iteration i.  The KL of the discrete part is the ExpConcrete sampled KL log q(y) - log p(y) for GS (prior: uniform
+logits) and the closed-form Gaussian KL KL(N(mu, sigma^2) || N(mu0, sigma0^2)) for IGR (the invertible map to the
+simplex is shared by posterior and prior); `run_closed_form_kl=False` makes IGR use the sampled Gaussian KL
+log N(kappa; mu, sigma) - log N(kappa; mu0, sigma0) instead.
+
+Test metrics (per example, averaged over the test set):
+    TeELBO   ELBO with the training KL,      TeELBOC  ELBO with the closed-form KL
+             (GS: categorical KL of softmax(log_pi) to the uniform prior),
+    TeJV, TeJVC  the JointVAE objective with those KLs,
+    TeELBOD  ELBO of the discrete model: the decoder is fed the one-hot zero-temperature sample (argmax; an exact
+             draw of the encoded categorical), the KL is the categorical KL of the encoded category probabilities
+             to the prior's (GS: softmax(log_pi) vs uniform; IGR-I: `compute_igr_probs` for both, exact;
+             IGR-Planar, IGR-SB-Finite, IGR-SB, and IGR-I with discrete_probs='monte_carlo': frequencies of the
+             argmax over DISCRETE_MC_SAMPLES draws per example, with the Miller-Madow entropy correction, and over
+             PRIOR_MC_SAMPLES draws for the prior, pooled over variables when they share it),
+    N        categories in use (IGR-SB: kept stick pieces + 1, maximum over test batches).
+"""
+import functools
+
+import numpy as np
+import tensorflow as tf
+
+from Models.VAENet import VAENet
+from Utils import Distributions as dist
+
+keras = tf.keras
+
+DISCRETE_MC_SAMPLES = 100
+PRIOR_MC_SAMPLES = 10000
+VANISHED_GRAD_ATOL = 1e-10
+EVAL_SEED_OFFSET = 10_007
+
+MODEL_TYPES = {
+    'GS_Dis': ('GS', False), 'IGR_I_Dis': ('IGR_I', False), 'IGR_Planar_Dis': ('IGR_Planar', False),
+    'IGR_SB_Finite_Dis': ('IGR_SB_Finite', False), 'IGR_SB_Dis': ('IGR_SB', False),
+    'GS': ('GS', True), 'IGR_I': ('IGR_I', True), 'IGR_Planar': ('IGR_Planar', True),
+    'IGR_SB_Finite': ('IGR_SB_Finite', True), 'IGR_SB': ('IGR_SB', True),
+}
+"""model_type -> (discrete family, has Gaussian latents)."""
+
+
+def model_family(model_type):
+    if model_type not in MODEL_TYPES:
+        raise ValueError(f'unknown model_type {model_type!r}; valid choices are: {", ".join(MODEL_TYPES)}')
+    return MODEL_TYPES[model_type]
+
+
+def gaussian_log_density(z, mu, xi):
+    """log N(z; mu, exp(xi)^2), elementwise."""
+    return -0.5 * np.log(2. * np.pi) - xi - 0.5 * tf.square((z - mu) * tf.exp(-xi))
+
+
+def _safe_log(p):
+    return tf.math.log(tf.maximum(p, np.finfo(np.float32).tiny))
+
+
+def _one_hot_argmax(logits):
+    """One-hot of argmax over axis 1 of (b, K, S, v) logits, same shape."""
+    return tf.one_hot(tf.argmax(logits, axis=1), depth=logits.shape[1], axis=1, dtype=logits.dtype)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Discrete latent families
+# ---------------------------------------------------------------------------------------------------------------------
+class DiscreteLatent:
+    """A relaxed categorical latent: `num_of_vars` variables, each from `n` encoder dimensions per parameter.
+
+    Tensors follow the project layout (batch, categories, samples, vars); encoder parameters are (b, n, 1, v),
+    noise (b, n, S, v), psi (b, K, S, v).  A draw is a dict with at least 'psi' and 'mask' ((1, n, 1, 1) or None).
+    """
+    param_names = ()
+
+    def __init__(self, n, num_of_vars, temp, prior=None, threshold=0.99, truncation_option='quantile',
+                 closed_form_kl=True):
+        self.n, self.v, self.temp = int(n), int(num_of_vars), float(temp)
+        self.threshold, self.truncation_option = float(threshold), truncation_option
+        self.closed_form = bool(closed_form_kl)
+        self.prior = prior
+        self.flow = None
+
+    categories = property(lambda self: self.n)
+
+    def make_flow(self):
+        """A layer the network must own (IGR-Planar's flow) or None."""
+        return None
+
+    def noise(self, rng, batch_n, sample_size):
+        raise NotImplementedError
+
+    def relaxed(self, params, noise, mask=None):
+        raise NotImplementedError
+
+    def hard(self, params, noise, draw):
+        """Zero-temperature sample: one-hot (b, K, S, v), an exact draw of the encoded categorical."""
+        raise NotImplementedError
+
+    def kl(self, params, draw):
+        """KL used for training, per variable (b, v)."""
+        raise NotImplementedError
+
+    def closed_form_kl(self, params, draw):
+        raise NotImplementedError
+
+    def mc_noise(self, rng, batch_n):
+        """Noise for Monte Carlo category probabilities: (posterior noise, prior noise) or None when exact."""
+        return None
+
+    def log_probs(self, params, draw, mc_noise=None):
+        """log of the encoded category probabilities, (b, K, 1, v)."""
+        raise NotImplementedError
+
+    def prior_log_probs(self, draw, mc_noise=None):
+        """log of the prior's category probabilities, broadcastable to (b, K, 1, v)."""
+        raise NotImplementedError
+
+    def discrete_kl(self, params, draw, mc_noise=None):
+        """KL of the encoded categorical to the prior's, per variable (b, v)."""
+        return dist.categorical_kl(self.log_probs(params, draw, mc_noise), self.prior_log_probs(draw, mc_noise))[:, 0]
+
+    def prior_params(self, batch_n):
+        raise NotImplementedError
+
+    def categories_used(self, draw):
+        return tf.constant(self.categories, tf.int32)
+
+
+class GSLatent(DiscreteLatent):
+    """Gumbel-Softmax: psi = softmax((log_pi + G) / tau), G Gumbel; prior uniform logits log(1/K)."""
+    param_names = ('log_pi',)
+
+    def noise(self, rng, batch_n, sample_size):
+        u = rng.uniform((batch_n, self.n, sample_size, self.v), minval=np.finfo(np.float32).tiny, maxval=1.)
+        return -tf.math.log(-tf.math.log(u))
+
+    def relaxed(self, params, noise, mask=None):
+        log_psi = dist.gs_log_psi(params[0], noise, self.temp)
+        return {'psi': tf.exp(log_psi), 'log_psi': log_psi, 'mask': None}
+
+    def hard(self, params, noise, draw):
+        return _one_hot_argmax(params[0] + noise)
+
+    def kl(self, params, draw):
+        return tf.reduce_mean(dist.gs_sampled_kl(draw['log_psi'], params[0], self.temp), axis=1)
+
+    def closed_form_kl(self, params, draw):
+        return dist.categorical_kl(self.log_probs(params, draw), self.prior_log_probs(draw))[:, 0, :]
+
+    def log_probs(self, params, draw, mc_noise=None):
+        return tf.nn.log_softmax(params[0], axis=1)
+
+    def prior_log_probs(self, draw, mc_noise=None):
+        return tf.fill((1, self.n, 1, 1), -float(np.log(self.n)))
+
+    def prior_params(self, batch_n):
+        return [tf.zeros((batch_n, self.n, 1, self.v))]
+
+
+class IGRLatent(DiscreteLatent):
+    """IGR-I: kappa = mu + sigma eps, psi = softmax++(h(kappa) / tau) with h the identity; K = n + 1.
+
+    The KL is that of the Gaussians (closed form, or sampled at kappa when `closed_form_kl` is False).
+    Subclasses change `transform` (h) and, where needed, the truncation mask.
+    """
+    param_names = ('mu', 'xi')
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.prior is None:
+            raise ValueError(f'{type(self).__name__} needs a prior {{"mu", "xi"}}')
+        mu0, xi0 = (np.asarray(self.prior[k], np.float32) for k in ('mu', 'xi'))
+        if mu0.shape != (1, self.n, 1, 1) or xi0.shape != mu0.shape:
+            raise ValueError(f'the prior has mu {mu0.shape} and xi {xi0.shape}, expected (1, {self.n}, 1, 1) for '
+                             f'{self.n} Gaussian dimensions ({self.n + 1} categories)')
+        self.mu0, self.xi0 = tf.constant(mu0), tf.constant(xi0)
+
+    categories = property(lambda self: self.n + 1)
+
+    def transform(self, kappa):
+        return kappa
+
+    def truncation(self, lam):
+        """(mask (1, n, 1, 1) or None, n_required int32 scalar, threshold met bool scalar)."""
+        return None, tf.constant(self.n, tf.int32), tf.constant(True)
+
+    def noise(self, rng, batch_n, sample_size):
+        return rng.normal((batch_n, self.n, sample_size, self.v))
+
+    def relaxed(self, params, noise, mask=None):
+        mu, xi = params
+        kappa = mu + tf.exp(xi) * noise
+        lam = self.transform(kappa)
+        met = tf.constant(True)
+        if mask is None:
+            mask, n_required, met = self.truncation(lam)
+        else:
+            n_required = tf.cast(tf.reduce_sum(mask), tf.int32)
+        psi = dist.igr_psi(lam, self.temp) if mask is None else dist.igr_psi(lam, self.temp, mask=mask)
+        return {'psi': psi, 'kappa': kappa, 'lam': lam, 'mask': mask, 'n_required': n_required,
+                'threshold_met': met}
+
+    def _masked_sum(self, values, mask):
+        """Sum over axis 1 of (b, n, S, v) values, only the kept dimensions."""
+        return tf.reduce_sum(values if mask is None else values * mask, axis=1)
+
+    def hard(self, params, noise, draw):
+        lam = draw['lam']
+        if draw['mask'] is not None:
+            lam = tf.where(draw['mask'] > 0., lam, tf.fill(tf.shape(lam), -np.inf))
+        zeros = tf.zeros_like(lam[:, :1])
+        return _one_hot_argmax(tf.concat([lam, zeros], axis=1))
+
+    def closed_form_kl(self, params, draw):
+        mu, xi = params
+        return self._masked_sum(dist.gaussian_kl(mu, xi, self.mu0, self.xi0), draw['mask'])[:, 0, :]
+
+    def kl(self, params, draw):
+        if self.closed_form:
+            return self.closed_form_kl(params, draw)
+        mu, xi = params
+        log_ratio = (gaussian_log_density(draw['kappa'], mu, xi)
+                     - gaussian_log_density(draw['kappa'], self.mu0, self.xi0))
+        return tf.reduce_mean(self._masked_sum(log_ratio, draw['mask']), axis=1)
+
+    def mc_noise(self, rng, batch_n):
+        return self.noise(rng, batch_n, DISCRETE_MC_SAMPLES), self.noise(rng, 1, PRIOR_MC_SAMPLES)
+
+    def _mc_log_probs(self, params, draw, noise):
+        """log of the frequencies of the zero-temperature categories over the draws in `noise` (b, n, M, v)."""
+        mc_draw = self.relaxed(params, noise, mask=draw['mask'])
+        freq = tf.reduce_mean(self.hard(params, noise, mc_draw), axis=2, keepdims=True)
+        return _safe_log(freq)
+
+    def log_probs(self, params, draw, mc_noise=None):
+        return self._mc_log_probs(params, draw, mc_noise[0])
+
+    def prior_log_probs(self, draw, mc_noise=None):
+        prior = [tf.tile(p, [1, 1, 1, self.v]) for p in (self.mu0, self.xi0)]
+        if self.flow is not None:  # the planar flow differs per variable
+            return self._mc_log_probs(prior, draw, mc_noise[1])
+        # the prior is the same for every variable: pool the draws of all variables (v times more)
+        mc_draw = self.relaxed(prior, mc_noise[1], mask=draw['mask'])
+        freq = tf.reduce_mean(self.hard(prior, mc_noise[1], mc_draw), axis=[2, 3], keepdims=True)
+        return _safe_log(freq)
+
+    def discrete_kl(self, params, draw, mc_noise=None):
+        """Plug-in KL of the Monte Carlo frequencies, with the Miller-Madow correction: the plug-in entropy of
+        M draws is low by (m - 1) / (2M) on average (m = categories seen), so that much is taken off the KL."""
+        log_q = self.log_probs(params, draw, mc_noise)
+        plug_in = dist.categorical_kl(log_q, self.prior_log_probs(draw, mc_noise))[:, 0]
+        seen = tf.reduce_sum(tf.cast(log_q > _safe_log(0.), log_q.dtype), axis=1)[:, 0]
+        return plug_in - (seen - 1.) / (2. * DISCRETE_MC_SAMPLES)
+
+    def prior_params(self, batch_n):
+        return [tf.broadcast_to(p, (batch_n, self.n, 1, self.v)) for p in (self.mu0, self.xi0)]
+
+    def categories_used(self, draw):
+        return draw['n_required'] + 1
+
+
+class IGRILatent(IGRLatent):
+    """IGR-I with exact zero-temperature category probabilities (Gauss quadrature, `compute_igr_probs`), unless
+    `exact_probs` is False (then Monte Carlo frequencies as for the other IGR families: much cheaper on a CPU)."""
+
+    def __init__(self, *args, exact_probs=True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.exact_probs = bool(exact_probs)
+        if self.exact_probs:
+            with tf.init_scope():  # a constant, computed once
+                self._prior_log_probs = tf.constant(_safe_log(dist.compute_igr_probs(self.mu0, tf.exp(self.xi0))))
+
+    def mc_noise(self, rng, batch_n):
+        return None if self.exact_probs else super().mc_noise(rng, batch_n)
+
+    def log_probs(self, params, draw, mc_noise=None):
+        if not self.exact_probs:
+            return super().log_probs(params, draw, mc_noise)
+        mu, xi = params
+        return _safe_log(dist.compute_igr_probs(mu, tf.exp(xi)))
+
+    def prior_log_probs(self, draw, mc_noise=None):
+        return self._prior_log_probs if self.exact_probs else super().prior_log_probs(draw, mc_noise)
+
+    def discrete_kl(self, params, draw, mc_noise=None):
+        if not self.exact_probs:
+            return super().discrete_kl(params, draw, mc_noise)
+        return DiscreteLatent.discrete_kl(self, params, draw, mc_noise)
+
+
+class IGRPlanarLatent(IGRLatent):
+    """IGR-Planar: h = two planar-flow layers on the category axis (parameters owned by the network)."""
+
+    def make_flow(self):
+        self.flow = dist.PlanarFlow(self.n, self.v)
+        return self.flow
+
+    def transform(self, kappa):
+        return self.flow(kappa)
+
+
+class IGRSBFiniteLatent(IGRLatent):
+    """IGR-SB-Finite: h = stick-breaking of sigmoid(kappa), a fixed number of categories."""
+
+    def transform(self, kappa):
+        return dist.igr_sb_lam(kappa)
+
+
+class IGRSBLatent(IGRSBFiniteLatent):
+    """IGR-SB: stick-breaking truncated per batch at the first piece where the stick passes `threshold`.
+
+    Shapes never change: dimensions past `n_required` are masked (they get no mass, no KL), so the decoder sees the
+    sample zero-padded to the allocated maximum.
+    """
+
+    def truncation(self, lam):
+        n_required, met = dist.compute_n_required(lam, self.threshold, self.truncation_option)
+        return dist.truncation_mask(n_required, self.n, lam.dtype), tf.cast(n_required, tf.int32), met
+
+
+LATENTS = {'GS': GSLatent, 'IGR_I': IGRILatent, 'IGR_Planar': IGRPlanarLatent,
+           'IGR_SB_Finite': IGRSBFiniteLatent, 'IGR_SB': IGRSBLatent}
+"""Discrete family -> latent class (the only place a family's behaviour is chosen)."""
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The core
+# ---------------------------------------------------------------------------------------------------------------------
+class OptVAE:
+    """Network, optimizer, objective and compiled steps of one VAE.
+
+    Args:
+        hyper: a completed hyper dict (`Models.train_vae.complete_hyper`).
+        image_shape: (H, W, C).
+        likelihood: 'bernoulli' or 'gaussian'.
+        prior: {'mu', 'xi'} arrays (1, n, 1, 1) for IGR families (loaded once by the caller), None for GS.
+    """
+
+    def __init__(self, hyper, image_shape, likelihood, prior=None):
+        self.hyper = dict(hyper)
+        h = self.hyper
+        family, self.mixed = model_family(h['model_type'])
+        self.family = family
+        self.batch_n, self.sample_size = int(h['batch_n']), int(h['sample_size'])
+        options = {'exact_probs': h.get('discrete_probs', 'exact') == 'exact'} if family == 'IGR_I' else {}
+        self.latent = LATENTS[family](h['n_required'], h['num_of_discrete_var'], h['temp'], prior=prior,
+                                      threshold=h['threshold'], truncation_option=h['truncation_option'],
+                                      closed_form_kl=h['run_closed_form_kl'], **options)
+        self.cont_n = int(h['latent_norm_n']) * int(h['num_of_norm_var']) if self.mixed else 0
+        disc_size = self.latent.n * self.latent.v
+        param_sizes = [self.cont_n] * (2 if self.mixed else 0) + [disc_size] * len(self.latent.param_names)
+        decoder_in = self.cont_n + self.latent.categories * self.latent.v
+        self.net = VAENet(h['architecture'], image_shape, likelihood, param_sizes, decoder_in,
+                          planar_flow=self.latent.make_flow())
+        self.likelihood = self.net.likelihood
+        self.image_shape = tuple(image_shape)
+        self.optimizer = keras.optimizers.Adam(learning_rate=float(h['learning_rate']))
+        self.optimizer.build(self.net.trainable_variables)
+
+        self.gamma = float(h['gamma'])
+        self.cont_c = tuple(float(c) for c in h['cont_c_linspace'])
+        self.disc_c = tuple(float(c) for c in h['disc_c_linspace'])
+        self.run_jv = bool(h['run_jv'])
+
+        seed = int(h['seed'])
+        self.rng = tf.random.Generator.from_seed(seed)
+        self.eval_seed = seed + EVAL_SEED_OFFSET
+        self.eval_rng = tf.random.Generator.from_seed(self.eval_seed)
+        self.iteration = tf.Variable(0, dtype=tf.int64, trainable=False, name='iteration')
+        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name='epoch')
+        # Per-epoch bookkeeping, updated inside the compiled step and read once per epoch.
+        self.loss_sum = tf.Variable(0., dtype=tf.float64, trainable=False)
+        self.loss_steps = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self.first_bad_iteration = tf.Variable(-1, dtype=tf.int64, trainable=False)
+        self.n_required_max = tf.Variable(0, dtype=tf.int32, trainable=False)
+        self.threshold_unmet_steps = tf.Variable(0, dtype=tf.int32, trainable=False)
+        self.grad_vanished = tf.Variable(0., dtype=tf.float64, trainable=False)
+        self.grad_total = tf.Variable(0., dtype=tf.float64, trainable=False)
+        self.monitor_gradients = bool(h.get('monitor_gradients', False))
+
+        # Compiled steps. The noise is drawn by the outer function; with jit_compile the deterministic core (network,
+        # objective, optimizer update) is compiled by XLA, so XLA changes only float rounding, not the random draws.
+        # AutoGraph is off (the steps have no data-dependent Python control flow). Functions are per-instance
+        # partials so that TensorFlow's retracing detector, which keys on the code object, does not count the first
+        # trace of every model built in one process as a retrace.
+        jit = bool(h.get('jit_compile', False))
+        compiled = lambda method, xla=False, **kw: tf.function(functools.partial(method, self), jit_compile=xla,
+                                                               autograph=False, **kw)
+        self._train_core = compiled(OptVAE._train_core, xla=True) if jit else self._train_core
+        self._test_core = compiled(OptVAE._test_core, xla=True) if jit else self._test_core
+        self.train_step = compiled(OptVAE._train_step)
+        self.test_step = compiled(OptVAE._test_step, reduce_retracing=True)
+        self._indexed_train_step = compiled(OptVAE._train_from_index)
+        self._x_train = self._perm = None
+        self._step_in_epoch = tf.Variable(0, dtype=tf.int32, trainable=False)
+
+    # ---- checkpointing -------------------------------------------------------------------------------------------
+    def trackables(self):
+        """Objects a checkpoint must hold to resume training exactly."""
+        return {'net': self.net, 'optimizer': self.optimizer, 'iteration': self.iteration, 'epoch': self.epoch,
+                'rng': self.rng}
+
+    # ---- building blocks -----------------------------------------------------------------------------------------
+    def encode(self, x):
+        """x (b, H, W, C) -> (continuous params [mu (b, d), xi (b, d)] or [], discrete params [(b, n, 1, v), ...])."""
+        flat = self.net.encode(x)
+        n_cont = 2 if self.mixed else 0
+        batch_n = x.shape[0] if x.shape[0] is not None else tf.shape(x)[0]
+        disc = [tf.reshape(p, (batch_n, self.latent.n, 1, self.latent.v)) for p in flat[n_cont:]]
+        return flat[:n_cont], disc
+
+    def draw_noise(self, rng, batch_n, sample_size=None):
+        """(discrete noise (b, n, S, v), continuous noise (b, d, S) or None)."""
+        sample_size = sample_size or self.sample_size
+        noise_d = self.latent.noise(rng, batch_n, sample_size)
+        noise_c = rng.normal((batch_n, self.cont_n, sample_size)) if self.mixed else None
+        return noise_d, noise_c
+
+    def continuous_sample(self, params_c, noise_c):
+        """z = mu + sigma eps, (b, d, S)."""
+        if not self.mixed:
+            return None
+        mu, xi = params_c
+        return mu[:, :, None] + tf.exp(xi)[:, :, None] * noise_c
+
+    def decoder_input(self, z_c, psi):
+        """Concatenate z (b, d, S) and psi (b, K, S, v) per sample -> (b*S, d + K*v)."""
+        batch_n, categories, sample_size, num_vars = psi.shape
+        flat_psi = tf.reshape(tf.transpose(psi, [0, 2, 1, 3]), (-1, sample_size, categories * num_vars))
+        if z_c is not None:
+            flat_psi = tf.concat([tf.transpose(z_c, [0, 2, 1]), flat_psi], axis=-1)
+        return tf.reshape(flat_psi, (-1, flat_psi.shape[-1]))
+
+    def decode(self, z_c, psi):
+        """Decoder output reshaped to (b, S, H, W, C*P)."""
+        out = self.net.decode(self.decoder_input(z_c, psi))
+        return tf.reshape(out, (-1, psi.shape[2]) + tuple(out.shape[1:]))
+
+    def log_px(self, x, z_c, psi):
+        """log p(x | z, psi), averaged over the S samples: (b,)."""
+        out = self.decode(z_c, psi)
+        return tf.reduce_mean(self.likelihood.log_prob(x[:, None], out), axis=1)
+
+    def continuous_kl(self, params_c):
+        """KL(N(mu, sigma^2) || N(0, 1)) per dimension, (b, d); zeros (b, 0) without Gaussian latents."""
+        if not self.mixed:
+            return None
+        mu, xi = params_c
+        return dist.gaussian_kl(mu, xi, tf.zeros_like(mu), tf.zeros_like(xi))
+
+    def capacity(self, c_linspace):
+        """C(i) = c0 + (c1 - c0) min(i / n_iter, 1) at the current global iteration."""
+        c0, c1, n_iter = c_linspace
+        progress = tf.minimum(tf.cast(self.iteration, tf.float32) / float(n_iter), 1.)
+        return c0 + (c1 - c0) * progress
+
+    def elbo_terms(self, x, rng=None, noise=None):
+        """Every tensor the ELBO sums, for one batch x (b, H, W, C).
+
+        Returns a dict: 'log_px' (b,), 'kl_discrete' (b, v) training KL per discrete variable,
+        'kl_continuous' (b, d) per Gaussian dimension (None without Gaussian latents), plus the intermediate
+        'params_c', 'params_d', 'noise_d', 'noise_c', 'z_c', 'draw'.
+        """
+        params_c, params_d = self.encode(x)
+        noise_d, noise_c = noise if noise is not None else self.draw_noise(rng or self.rng, x.shape[0])
+        draw = self.latent.relaxed(params_d, noise_d)
+        z_c = self.continuous_sample(params_c, noise_c)
+        return {'log_px': self.log_px(x, z_c, draw['psi']), 'kl_discrete': self.latent.kl(params_d, draw),
+                'kl_continuous': self.continuous_kl(params_c), 'params_c': params_c, 'params_d': params_d,
+                'noise_d': noise_d, 'noise_c': noise_c, 'z_c': z_c, 'draw': draw}
+
+    @staticmethod
+    def _sum_kl(kl):
+        return 0. if kl is None else tf.reduce_sum(kl, axis=1)
+
+    def elbo(self, log_px, kl_d, kl_c):
+        """Per-example ELBO (b,): log p(x|.) minus every KL."""
+        return log_px - self._sum_kl(kl_d) - self._sum_kl(kl_c)
+
+    def jointvae_loss(self, log_px, kl_d, kl_c):
+        """-E log p(x|.) + gamma |E KL_cont - C_cont| + gamma |E KL_disc - C_disc| (scalar, batch means)."""
+        kl_c_mean = tf.reduce_mean(self._sum_kl(kl_c)) if kl_c is not None else 0.
+        return (-tf.reduce_mean(log_px)
+                + self.gamma * tf.abs(kl_c_mean - self.capacity(self.cont_c))
+                + self.gamma * tf.abs(tf.reduce_mean(self._sum_kl(kl_d)) - self.capacity(self.disc_c)))
+
+    def loss(self, terms):
+        if self.run_jv:
+            return self.jointvae_loss(terms['log_px'], terms['kl_discrete'], terms['kl_continuous'])
+        return -tf.reduce_mean(self.elbo(terms['log_px'], terms['kl_discrete'], terms['kl_continuous']))
+
+    # ---- training ------------------------------------------------------------------------------------------------
+    def _train_step(self, x):
+        """One Adam step on the objective for a batch x (b, H, W, C); returns the loss."""
+        return self._train_core(x, self.draw_noise(self.rng, x.shape[0]))
+
+    def _train_core(self, x, noise):
+        """The step given its noise. Bookkeeping goes to variables (no host sync)."""
+        with tf.GradientTape() as tape:
+            terms = self.elbo_terms(x, noise=noise)
+            loss = self.loss(terms)
+        variables = self.net.trainable_variables
+        grads = tape.gradient(loss, variables)
+        self.optimizer.apply_gradients(zip(grads, variables))
+        bad = tf.logical_and(tf.logical_not(tf.math.is_finite(loss)), self.first_bad_iteration < 0)
+        self.first_bad_iteration.assign(tf.where(bad, self.iteration, self.first_bad_iteration))
+        self.iteration.assign_add(1)
+        self.loss_sum.assign_add(tf.cast(loss, tf.float64))
+        self.loss_steps.assign_add(1)
+        draw = terms['draw']
+        if self.family == 'IGR_SB':
+            self.n_required_max.assign(tf.maximum(self.n_required_max, draw['n_required']))
+            self.threshold_unmet_steps.assign_add(tf.cast(tf.logical_not(draw['threshold_met']), tf.int32))
+        if self.monitor_gradients:
+            vanished, total = self.vanished_gradient_counts(terms['params_d'], terms['noise_d'], draw['mask'])
+            self.grad_vanished.assign_add(vanished)
+            self.grad_total.assign_add(total)
+        return loss
+
+    def _train_from_index(self):
+        index = self._perm[self._step_in_epoch]
+        self._step_in_epoch.assign_add(1)
+        return self._train_step(tf.gather(self._x_train, index))
+
+    def attach_train_data(self, x_train):
+        """Keep the training images on the device; batches are gathered inside the compiled step.
+
+        A variable (not an eager constant, which would live in host memory) so that it is placed on the GPU when
+        there is one and no step copies the training set.
+        """
+        self._x_train = tf.Variable(x_train, trainable=False, name='x_train')
+        steps = len(x_train) // self.batch_n
+        self._perm = tf.Variable(tf.zeros((steps, self.batch_n), tf.int32), trainable=False)
+        return steps
+
+    def start_epoch(self, permutation):
+        """permutation: int array (steps, batch_n) of training indices for this epoch; resets the epoch stats."""
+        self._perm.assign(permutation)
+        self._step_in_epoch.assign(0)
+        for var in (self.loss_sum, self.grad_vanished, self.grad_total):
+            var.assign(tf.zeros_like(var))
+        for var in (self.loss_steps, self.n_required_max, self.threshold_unmet_steps):
+            var.assign(tf.zeros_like(var))
+        self.first_bad_iteration.assign(-1)
+
+    def train_next(self):
+        """Train on the next batch of the current epoch's permutation."""
+        return self._indexed_train_step()
+
+    def epoch_stats(self):
+        """Host copy of the epoch's bookkeeping (one read per epoch)."""
+        steps = int(self.loss_steps.numpy())
+        stats = {'TrL': float(self.loss_sum.numpy()) / max(steps, 1), 'steps': steps,
+                 'first_bad_iteration': int(self.first_bad_iteration.numpy()),
+                 'n_required_max': int(self.n_required_max.numpy()),
+                 'threshold_unmet_steps': int(self.threshold_unmet_steps.numpy())}
+        if self.monitor_gradients:
+            total = float(self.grad_total.numpy())
+            stats['vanished_pct'] = 100. * float(self.grad_vanished.numpy()) / total if total else float('nan')
+        return stats
+
+    # ---- vanished gradients (Figure 4) ---------------------------------------------------------------------------
+    def vanished_gradient_counts(self, params_d, noise_d, mask):
+        """Entries of d psi / d (discrete encoder parameters) with |.| <= 1e-10, and the number of entries.
+
+        The Jacobian is block diagonal over (example, variable), so one forward-mode pass over a batch replicated
+        R = (number of parameter tensors) x n times, replica r carrying the unit tangent of one parameter
+        coordinate, gives every entry d psi_{b,k,s,v} / d theta_{b,j,v}.  Coordinates dropped by the IGR-SB
+        truncation are not counted.
+        """
+        params_d = [tf.stop_gradient(p) for p in params_d]
+        n, n_p = self.latent.n, len(params_d)
+        reps = n_p * n
+        eye = tf.eye(n, dtype=params_d[0].dtype)
+        tangents = []
+        for i in range(n_p):
+            blocks = [tf.zeros((n, n)) if j != i else eye for j in range(n_p)]
+            t = tf.concat(blocks, axis=0)  # (reps, n): replica r moves coordinate r - i*n of parameter i
+            tangents.append(tf.reshape(t, (reps, 1, n, 1, 1)))
+        tile = lambda t: tf.reshape(tf.broadcast_to(t[None], (reps,) + tuple(t.shape)),
+                                    (reps * t.shape[0],) + tuple(t.shape[1:]))
+        primals = [tile(p) for p in params_d]
+        shape = (reps,) + tuple(params_d[0].shape)
+        tangents = [tf.reshape(tf.broadcast_to(t, shape), primals[0].shape) for t in tangents]
+        with tf.autodiff.ForwardAccumulator(primals, tangents) as acc:
+            psi = self.latent.relaxed(primals, tile(noise_d), mask=mask)['psi']
+        jvp = tf.reshape(acc.jvp(psi), (reps, -1) + tuple(psi.shape[1:]))  # (reps, b, K, S, v)
+        vanished = tf.cast(tf.abs(jvp) <= VANISHED_GRAD_ATOL, tf.float64)
+        if mask is None:
+            return tf.reduce_sum(vanished), tf.cast(tf.size(vanished), tf.float64)
+        # only kept parameter coordinates j and kept sample coordinates k (the last category is always kept)
+        keep = tf.cast(tf.reshape(mask, (n,)), tf.float64)
+        weight_j = tf.reshape(tf.tile(keep, [n_p]), (reps, 1, 1, 1, 1))
+        weight_k = tf.reshape(tf.concat([keep, tf.ones((1,), tf.float64)], 0), (1, 1, n + 1, 1, 1))
+        weight = weight_j * weight_k * tf.ones_like(vanished)
+        return tf.reduce_sum(vanished * weight), tf.reduce_sum(weight)
+
+    # ---- evaluation ----------------------------------------------------------------------------------------------
+    def _test_step(self, x):
+        """Sums over the batch of [ELBO, ELBOC, ELBOD, JV*b, JVC*b] and the categories in use (int32)."""
+        noise = self.draw_noise(self.eval_rng, x.shape[0])
+        return self._test_core(x, noise, self.latent.mc_noise(self.eval_rng, x.shape[0]))
+
+    def _test_core(self, x, noise, mc_noise):
+        terms = self.elbo_terms(x, noise=noise)
+        params_d, draw, kl_c = terms['params_d'], terms['draw'], terms['kl_continuous']
+        kl_dc = self.latent.closed_form_kl(params_d, draw)
+        elbo = self.elbo(terms['log_px'], terms['kl_discrete'], kl_c)
+        elboc = self.elbo(terms['log_px'], kl_dc, kl_c)
+        jv = self.jointvae_loss(terms['log_px'], terms['kl_discrete'], kl_c)
+        jvc = self.jointvae_loss(terms['log_px'], kl_dc, kl_c)
+        one_hot = self.latent.hard(params_d, terms['noise_d'], draw)
+        log_px_d = self.log_px(x, terms['z_c'], one_hot)
+        kl_cat = self.latent.discrete_kl(params_d, draw, mc_noise)
+        elbod = self.elbo(log_px_d, kl_cat, kl_c)
+        batch_n = tf.cast(tf.shape(x)[0], tf.float32)
+        sums = tf.stack([tf.reduce_sum(elbo), tf.reduce_sum(elboc), tf.reduce_sum(elbod), jv * batch_n,
+                         jvc * batch_n])
+        return sums, self.latent.categories_used(draw)
+
+    def evaluate(self, x_test_batches):
+        """Test metrics over the batches of a tensor (n_batches, tb, H, W, C); noise reset to a fixed seed so the
+        same weights always give the same numbers. Returns {'TeELBO', 'TeELBOC', 'TeELBOD', 'TeJV', 'TeJVC', 'N'}."""
+        self.eval_rng.reset_from_seed(self.eval_seed)
+        total, n_used, count = tf.zeros(5), tf.constant(0, tf.int32), 0
+        for i in range(int(x_test_batches.shape[0])):
+            sums, used = self.test_step(x_test_batches[i])
+            total, n_used = total + sums, tf.maximum(n_used, used)
+            count += int(x_test_batches.shape[1])
+        values = (total / count).numpy()
+        out = dict(zip(('TeELBO', 'TeELBOC', 'TeELBOD', 'TeJV', 'TeJVC'), map(float, values)))
+        out['N'] = int(n_used.numpy())
+        return out
+
+    # ---- sampling for figures ------------------------------------------------------------------------------------
+    def sample_posterior_psi(self, x, samples_n, seed=0):
+        """S = samples_n relaxed posterior samples psi (b, K, S, v) for images x (b, H, W, C).
+
+        IGR-SB samples keep the allocated K = n + 1 coordinates (dimensions past the batch's truncation are 0).
+        """
+        rng = tf.random.Generator.from_seed(int(seed))
+        x = tf.convert_to_tensor(x, tf.float32)
+        _, params_d = self.encode(x)
+        noise = self.latent.noise(rng, x.shape[0], int(samples_n))
+        return self.latent.relaxed(params_d, noise)['psi']
+
+    def mean_image(self, z_c, psi):
+        """Decoded pixel means (b, H, W, C) for a single sample per example."""
+        out = self.decode(z_c, psi)[:, 0]
+        return self.likelihood.mean(out)
+
+    def reconstruct(self, x, seed=0):
+        rng = tf.random.Generator.from_seed(int(seed))
+        params_c, params_d = self.encode(x)
+        noise_d, noise_c = self.draw_noise(rng, x.shape[0], 1)
+        psi = self.latent.relaxed(params_d, noise_d)['psi']
+        return self.mean_image(self.continuous_sample(params_c, noise_c), psi)
+
+    def sample_prior_images(self, count, seed=0):
+        """Images decoded from relaxed prior samples (Gaussian part N(0, 1))."""
+        rng = tf.random.Generator.from_seed(int(seed))
+        noise_d, noise_c = self.draw_noise(rng, count, 1)
+        psi = self.latent.relaxed(self.latent.prior_params(count), noise_d)['psi']
+        return self.mean_image(noise_c, psi)
+
+    def traversal_images(self, x, max_vars=8, max_categories=10, cont_values=np.linspace(-2., 2., 8)):
+        """Latent traversals around the code of one image x (1, H, W, C).
+
+        Discrete: row j sets variable j to each category in turn (one-hot), the other variables keep their
+        zero-temperature code. Continuous (mixed models): row d moves Gaussian dimension d over `cont_values`.
+        Returns a dict name -> (rows, cols, H, W, C) array.
+        """
+        params_c, params_d = self.encode(x)
+        noise_d, _ = self.draw_noise(tf.random.Generator.from_seed(0), 1, 1)
+        draw = self.latent.relaxed(params_d, noise_d)
+        code = self.latent.hard(params_d, noise_d, draw)[0, :, 0, :].numpy()  # (K, v)
+        z_mean = params_c[0].numpy()[0] if self.mixed else None
+        cats, nvars = min(self.latent.categories, max_categories), min(self.latent.v, max_vars)
+        psis, zs = [], []
+        for j in range(nvars):
+            for k in range(cats):
+                c = code.copy()
+                c[:, j] = 0.
+                c[k, j] = 1.
+                psis.append(c)
+                zs.append(z_mean)
+        out = {'discrete': self._decode_grid(psis, zs, (nvars, cats))}
+        if self.mixed:
+            dims = min(self.cont_n, 10)
+            psis, zs = [], []
+            for d in range(dims):
+                for value in cont_values:
+                    z = z_mean.copy()
+                    z[d] = value
+                    psis.append(code)
+                    zs.append(z)
+            out['continuous'] = self._decode_grid(psis, zs, (dims, len(cont_values)))
+        return out
+
+    def _decode_grid(self, psis, zs, grid_shape):
+        psi = tf.constant(np.stack(psis)[:, :, None, :], tf.float32)
+        z_c = tf.constant(np.stack(zs)[:, :, None], tf.float32) if self.mixed else None
+        images = self.mean_image(z_c, psi).numpy()
+        return images.reshape(grid_shape + images.shape[1:])

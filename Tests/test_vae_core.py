@@ -1,0 +1,210 @@
+"""The VAE core: shapes of every tensor the ELBO sums, the KLs, the discrete-model pieces, the gradient monitor."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from Models import train_vae as tv
+from Models.OptVAE import LATENTS, MODEL_TYPES, OptVAE
+from Models.VAENet import GaussianLikelihood, VAENet
+from Utils import Distributions as dist
+
+BATCH, SAMPLES, VARS = 4, 3, 5
+
+
+def make_model(model_type, image_shape=(28, 28, 1), likelihood='bernoulli', **overrides):
+    family, mixed = MODEL_TYPES[model_type]
+    hyper = {'model_type': model_type, 'n_required': 10 if family == 'GS' else 9, 'num_of_discrete_var': VARS,
+             'sample_size': SAMPLES, 'temp': 0.5, 'batch_n': BATCH,
+             'architecture': 'conv_jointvae' if image_shape[0] in (32, 64) else 'dense'}
+    if mixed:
+        hyper.update(latent_norm_n=6, num_of_norm_var=1)
+    hyper.update(overrides)
+    h = tv.validate_hyper(hyper)
+    return OptVAE(h, image_shape, likelihood, prior=tv.load_prior_for(h))
+
+
+def images(shape, seed=0, binary=True):
+    x = np.random.default_rng(seed).random((BATCH,) + shape).astype(np.float32)
+    return tf.constant((x > 0.5).astype(np.float32) if binary else x)
+
+
+@pytest.mark.parametrize('model_type', list(MODEL_TYPES))
+def test_shapes_of_every_elbo_term(model_type):
+    family, mixed = MODEL_TYPES[model_type]
+    shape, likelihood = ((32, 32, 1), 'bernoulli') if mixed else ((28, 28, 1), 'gaussian')
+    model = make_model(model_type, shape, likelihood)
+    x = images(shape, binary=likelihood == 'bernoulli')
+    terms = model.elbo_terms(x)
+    categories = 10
+    n = 10 if family == 'GS' else 9
+    assert terms['log_px'].shape == (BATCH,)
+    assert terms['kl_discrete'].shape == (BATCH, VARS)
+    assert terms['kl_continuous'] is None if not mixed else terms['kl_continuous'].shape == (BATCH, 6)
+    assert [p.shape for p in terms['params_d']] == [(BATCH, n, 1, VARS)] * (1 if family == 'GS' else 2)
+    psi = terms['draw']['psi']
+    assert psi.shape == (BATCH, categories, SAMPLES, VARS)
+    np.testing.assert_allclose(tf.reduce_sum(psi, axis=1), 1., atol=1e-5)
+    assert model.decode(terms['z_c'], psi).shape == (BATCH, SAMPLES) + shape[:2] + (model.likelihood.n_params,)
+    for name in ('log_px', 'kl_discrete'):
+        assert np.all(np.isfinite(terms[name].numpy()))
+    elbo = model.elbo(terms['log_px'], terms['kl_discrete'], terms['kl_continuous'])
+    expected = terms['log_px'] - tf.reduce_sum(terms['kl_discrete'], 1)
+    if mixed:
+        expected -= tf.reduce_sum(terms['kl_continuous'], 1)
+    np.testing.assert_allclose(elbo, expected, rtol=1e-6)
+    one_hot = model.latent.hard(terms['params_d'], terms['noise_d'], terms['draw'])
+    assert one_hot.shape == psi.shape
+    np.testing.assert_array_equal(tf.reduce_sum(one_hot, axis=1), 1.)
+    assert set(np.unique(one_hot.numpy())) <= {0., 1.}
+    sums, used = model.test_step(x)
+    assert sums.shape == (5,) and np.all(np.isfinite(sums.numpy())) and 1 <= int(used) <= categories
+
+
+def test_conv_64x64_gaussian_network_shapes():
+    net = VAENet('conv_jointvae', (64, 64, 3), 'gaussian', [20, 20, 27], 37)
+    params = net.encode(tf.zeros((2, 64, 64, 3)))
+    assert [p.shape for p in params] == [(2, 20), (2, 20), (2, 27)]
+    assert net.decode(tf.zeros((2, 37))).shape == (2, 64, 64, 6)
+    with pytest.raises(ValueError, match='32x32 or 64x64'):
+        VAENet('conv_jointvae', (28, 28, 1), 'bernoulli', [4], 4)
+    with pytest.raises(ValueError, match='dense, conv_jointvae'):
+        VAENet('mlp', (28, 28, 1), 'bernoulli', [4], 4)
+
+
+def test_gaussian_head_matches_its_formula():
+    out = tf.constant(np.random.default_rng(1).normal(size=(1, 1, 2, 2, 2)).astype(np.float32))
+    x = tf.constant([[[[0.2], [0.9]], [[0.5], [0.0]]]], tf.float32)[:, None]
+    mean, std = tf.sigmoid(out[..., :1]), 1e-6 + tf.nn.softplus(out[..., 1:])
+    expected = tf.reduce_sum(-0.5 * np.log(2 * np.pi) - tf.math.log(std) - 0.5 * ((x - mean) / std) ** 2)
+    np.testing.assert_allclose(GaussianLikelihood.log_prob(x, out)[0, 0], expected, rtol=1e-5)
+
+
+def _fixed_params(latent, seed=0, scale=1.):
+    rng = np.random.default_rng(seed)
+    shape = (1, latent.n, 1, latent.v)
+    return [tf.constant(scale * rng.normal(size=shape).astype(np.float32)) for _ in latent.param_names]
+
+
+@pytest.mark.parametrize('family', ['IGR_I', 'IGR_Planar', 'IGR_SB_Finite'])
+def test_sampled_and_closed_form_kl_agree_in_expectation(family):
+    prior = tv.load_prior_for(tv.validate_hyper({'model_type': f'{family}_Dis'}))
+    latent = LATENTS[family](9, 3, 0.3, prior=prior, closed_form_kl=False)
+    latent.make_flow()
+    params = _fixed_params(latent)
+    params[1] = params[1] * 0.3
+    noise = tf.random.Generator.from_seed(0).normal((1, 9, 20000, 3))
+    draw = latent.relaxed(params, noise)
+    kappa = draw['kappa']
+    log_ratio = (tf.reduce_sum(-params[1] - 0.5 * tf.square((kappa - params[0]) * tf.exp(-params[1]))
+                               + latent.xi0 + 0.5 * tf.square((kappa - latent.mu0) * tf.exp(-latent.xi0)), axis=1))
+    sampled = latent.kl(params, draw)[0].numpy()
+    closed = latent.closed_form_kl(params, draw)[0].numpy()
+    se = tf.math.reduce_std(log_ratio, axis=1)[0].numpy() / np.sqrt(20000)
+    np.testing.assert_array_less(np.abs(sampled - closed), 4 * se + 1e-4)
+
+
+def test_gs_sampled_kl_matches_tfp_and_bounds_the_categorical_kl():
+    import tensorflow_probability as tfp
+    latent = LATENTS['GS'](10, 3, 0.5)
+    params = _fixed_params(latent, scale=2.)
+    noise = latent.noise(tf.random.Generator.from_seed(1), 1, 20000)
+    draw = latent.relaxed(params, noise)
+    pointwise = dist.gs_sampled_kl(draw['log_psi'], params[0], 0.5)
+    q = tfp.distributions.ExpRelaxedOneHotCategorical(0.5, logits=tf.transpose(params[0], [0, 2, 3, 1]))
+    p = tfp.distributions.ExpRelaxedOneHotCategorical(0.5, logits=tf.zeros((10,)))
+    y = tf.transpose(draw['log_psi'], [0, 2, 3, 1])
+    np.testing.assert_allclose(pointwise, q.log_prob(y) - p.log_prob(y), rtol=1e-3, atol=1e-3)
+    # data processing: the relaxed KL is at least the KL of the categoricals it rounds to (argmax)
+    sampled = latent.kl(params, draw)[0].numpy()
+    closed = latent.closed_form_kl(params, draw)[0].numpy()
+    se = tf.math.reduce_std(pointwise, axis=1)[0].numpy() / np.sqrt(20000)
+    assert np.all(sampled > closed - 4 * se)
+
+
+@pytest.mark.parametrize('family', ['GS', 'IGR_I', 'IGR_Planar', 'IGR_SB'])
+def test_zero_temperature_samples_follow_the_encoded_probabilities(family):
+    prior = None if family == 'GS' else tv.load_prior_for(tv.validate_hyper({'model_type': f'{family}_Dis'}))
+    n = 10 if family == 'GS' else 9
+    latent = LATENTS[family](n, 2, 0.1, prior=prior, threshold=0.99)
+    latent.make_flow()
+    params = _fixed_params(latent, seed=2, scale=0.7)
+    rng = tf.random.Generator.from_seed(3)
+    noise = latent.noise(rng, 1, 40000)
+    draw = latent.relaxed(params, noise)
+    freq = tf.reduce_mean(latent.hard(params, noise, draw), axis=2)[0].numpy()
+    mc = latent.mc_noise(rng, 1)
+    probs = tf.exp(latent.log_probs(params, draw, mc))[0, :, 0].numpy()
+    np.testing.assert_allclose(probs.sum(0), 1., atol=1e-4)
+    tolerance = 0.015 if mc is None else 0.12  # Monte Carlo estimates from few draws are looser
+    np.testing.assert_allclose(freq, probs, atol=tolerance)
+    prior_probs = tf.exp(latent.prior_log_probs(draw, mc)).numpy()
+    np.testing.assert_allclose(prior_probs.sum(axis=1), 1., atol=1e-4)
+
+
+def _vanished_by_full_jacobian(latent, params, noise):
+    """Reference: the Jacobian by reverse mode, its (example, variable) diagonal blocks, entries <= 1e-10."""
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(params)
+        psi = latent.relaxed(params, noise)['psi']
+    count = 0
+    for p in params:
+        jac = tape.jacobian(psi, p).numpy()  # (b, K, S, v, b, n, 1, v)
+        for b in range(jac.shape[0]):
+            for v in range(jac.shape[3]):
+                count += np.sum(np.abs(jac[b, :, :, v, b, :, 0, v]) <= 1e-10)
+    return count
+
+
+def test_vanished_gradient_monitor_counts_entries():
+    model = make_model('GS_Dis', temp=0.05)
+    logits = np.random.default_rng(0).normal(scale=8., size=(BATCH, 10, 1, VARS)).astype(np.float32)
+    params = [tf.constant(logits)]
+    noise = model.latent.noise(tf.random.Generator.from_seed(0), BATCH, SAMPLES)
+    vanished, total = model.vanished_gradient_counts(params, noise, None)
+    assert total == 1 * 10 * BATCH * 10 * SAMPLES * VARS
+    assert 0.5 < vanished / total < 1.  # a peaked GS at a low temperature: most derivatives underflow
+    # forward and reverse mode round differently, which moves a few entries across the 1e-10 line
+    assert abs(float(vanished) - _vanished_by_full_jacobian(model.latent, params, noise)) <= 1e-3 * float(total)
+
+    model = make_model('IGR_I_Dis', temp=1.)
+    params = [tf.zeros((BATCH, 9, 1, VARS)), tf.zeros((BATCH, 9, 1, VARS))]
+    noise = model.latent.noise(tf.random.Generator.from_seed(0), BATCH, SAMPLES)
+    vanished, total = model.vanished_gradient_counts(params, noise, None)
+    assert total == 2 * 9 * BATCH * 10 * SAMPLES * VARS and vanished == 0
+
+
+def test_jointvae_capacity_schedule():
+    model = make_model('IGR_I', (32, 32, 1), cont_c_linspace=(0., 5., 100), disc_c_linspace=(1., 3., 10))
+    assert float(model.capacity(model.cont_c)) == 0.
+    model.iteration.assign(50)
+    assert float(model.capacity(model.cont_c)) == pytest.approx(2.5)
+    model.iteration.assign(1000)
+    assert float(model.capacity(model.cont_c)) == 5. and float(model.capacity(model.disc_c)) == 3.
+
+
+def test_igr_sb_truncation_masks_without_changing_shapes():
+    model = make_model('IGR_SB_Dis', n_required=49, threshold=0.9,
+                       prior_file='mu_xi_unif_50_IGR_SB_Finite.pkl')
+    x = images((28, 28, 1))
+    terms = model.elbo_terms(x)
+    draw = terms['draw']
+    kept = int(draw['n_required'])
+    assert 1 <= kept <= 49 and draw['psi'].shape == (BATCH, 50, SAMPLES, VARS)
+    np.testing.assert_array_equal(draw['psi'][:, kept:49].numpy(), 0.)
+    full = model.latent.closed_form_kl(terms['params_d'], {**draw, 'mask': None})
+    assert np.all(terms['kl_discrete'].numpy() <= full.numpy() + 1e-4)
+
+
+def test_monte_carlo_discrete_kl_is_close_to_the_exact_one():
+    prior = tv.load_prior_for(tv.validate_hyper({'model_type': 'IGR_I_Dis'}))
+    exact = LATENTS['IGR_I'](9, 4, 0.1, prior=prior)
+    monte_carlo = LATENTS['IGR_I'](9, 4, 0.1, prior=prior, exact_probs=False)
+    rng = np.random.default_rng(5)
+    params = [tf.constant(rng.normal(size=(1, 9, 1, 4)).astype(np.float32) * np.ones((200, 1, 1, 1), np.float32)),
+              tf.constant(np.full((200, 9, 1, 4), -0.5, np.float32))]
+    noise = exact.noise(tf.random.Generator.from_seed(0), 200, 1)
+    draw = exact.relaxed(params, noise)
+    reference = exact.discrete_kl(params, draw).numpy().mean(0)
+    mc_noise = monte_carlo.mc_noise(tf.random.Generator.from_seed(1), 200)
+    estimate = monte_carlo.discrete_kl(params, draw, mc_noise).numpy().mean(0)
+    np.testing.assert_allclose(estimate, reference, atol=0.03)  # the plug-in without correction is ~0.045 too high

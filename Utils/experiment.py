@@ -1,0 +1,330 @@
+"""What every experiment shares: hyper validation, seeding, run folders, logs, checkpoints, progress output.
+
+Run folder layout (one folder per run, never reused)::
+
+    Log/<experiment>_<dataset>_<model_type>_t<temp>_s<seed>_<YYYYmmdd-HHMMSS>[_<k>]/
+        config.json         {"experiment": ..., "hyper": {...validated hyper...}, "created": iso-time}
+        metrics.csv         one row per evaluated epoch (columns fixed by the experiment)
+        train.log           readable lines `Epoch    1 || TeELBO -98.765 || ... || 12.3 sec || i: 937 ||`
+        status.json         {"epochs_done": int, "finished": bool, "checkpoint_epoch": int, ...}
+        final_metrics.json  last row of metrics.csv (+ run_dir) once the run finished
+        checkpoints/        tf.train.CheckpointManager files
+        tb/                 TensorBoard summaries
+        images/             figures written by the experiment
+
+Experiments read results back from these files only (`read_config`, `read_metrics`, `read_status`).
+"""
+import csv
+import datetime
+import json
+import math
+import os
+import random
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from Utils import paths
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Hyper validation
+# ---------------------------------------------------------------------------------------------------------------------
+class HyperError(ValueError):
+    """A hyper dict with an unknown key or a bad value; the message names the key, the value and what is valid."""
+
+
+def check_keys(hyper, valid_keys, what='hyper'):
+    """Raise HyperError when `hyper` holds a key outside `valid_keys` (the message lists the valid keys)."""
+    unknown = sorted(set(hyper) - set(valid_keys), key=str)
+    if unknown:
+        raise HyperError(f'unknown {what} key(s) {unknown}; valid keys are: {", ".join(sorted(valid_keys))}')
+
+
+def check_required(hyper, required, what='hyper'):
+    """Raise HyperError when a required key is missing."""
+    missing = [key for key in required if key not in hyper]
+    if missing:
+        raise HyperError(f'{what} is missing the key(s) {missing}')
+
+
+def check_choice(key, value, choices):
+    """Raise HyperError unless `value` is one of `choices`."""
+    if value not in choices:
+        raise HyperError(f'bad {key} {value!r}; valid choices are: {", ".join(map(str, choices))}')
+
+
+def check_number(key, value, low=None, high=None, low_open=False, integer=False):
+    """Raise HyperError unless `value` is a number (an int if `integer`) in [low, high] ((low, high] if low_open)."""
+    kind = (int, np.integer) if integer else (int, float, np.integer, np.floating)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, kind):
+        raise HyperError(f'bad {key} {value!r}: expected {"an integer" if integer else "a number"}')
+    if not math.isfinite(float(value)):
+        raise HyperError(f'bad {key} {value!r}: expected a finite number')
+    if low is not None and (value <= low if low_open else value < low):
+        raise HyperError(f'bad {key} {value!r}: must be {">" if low_open else ">="} {low}')
+    if high is not None and value > high:
+        raise HyperError(f'bad {key} {value!r}: must be <= {high}')
+
+
+def check_bool(key, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise HyperError(f'bad {key} {value!r}: expected True or False')
+
+
+def check_linspace(key, value):
+    """A schedule `(start, stop, n_iterations)` with n_iterations a positive integer."""
+    if not isinstance(value, (tuple, list)) or len(value) != 3:
+        raise HyperError(f'bad {key} {value!r}: expected (start, stop, n_iterations)')
+    check_number(f'{key}[0]', value[0])
+    check_number(f'{key}[1]', value[1])
+    check_number(f'{key}[2]', value[2], low=1, integer=True)
+
+
+def jsonable(value):
+    """Plain JSON types for a hyper value (tuples -> lists, numpy scalars -> Python)."""
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Seeding
+# ---------------------------------------------------------------------------------------------------------------------
+def set_seed(seed):
+    """Seed Python, NumPy and TensorFlow (weight initialisers) and return a `tf.random.Generator` for the noise."""
+    import tensorflow as tf
+    seed = int(seed)
+    random.seed(seed)
+    np.random.seed(seed % 2 ** 32)
+    tf.random.set_seed(seed)
+    try:
+        import keras
+        keras.utils.set_random_seed(seed)
+    except Exception:  # pragma: no cover - keras always ships with TF 2.20
+        pass
+    return tf.random.Generator.from_seed(seed)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Run folders
+# ---------------------------------------------------------------------------------------------------------------------
+def run_name(experiment, dataset_name, model_type, temp, seed, stamp=None):
+    """`<experiment>_<dataset>_<model_type>_t<temp>_s<seed>_<YYYYmmdd-HHMMSS>`."""
+    stamp = stamp or datetime.datetime.now().strftime('%Y%m%d-%H%M%S')
+    return f'{experiment}_{dataset_name}_{model_type}_t{float(temp):g}_s{seed}_{stamp}'
+
+
+def make_run_dir(experiment, dataset_name, model_type, temp, seed):
+    """Create a fresh run folder under `Log/` (a numeric suffix is added when the name is taken)."""
+    base = paths.log_dir() / run_name(experiment, dataset_name, model_type, temp, seed)
+    candidate, k = base, 0
+    while True:
+        try:
+            candidate.mkdir(parents=False, exist_ok=False)  # atomic: two runs never share a folder
+            return candidate
+        except FileExistsError:
+            k += 1
+            candidate = base.with_name(f'{base.name}_{k}')
+
+
+def write_json(path, payload):
+    """Write JSON atomically (a crash never leaves half a file)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + '.tmp')
+    with open(tmp, 'w') as handle:
+        json.dump(jsonable(payload), handle, indent=2, sort_keys=False)
+        handle.write('\n')
+    os.replace(tmp, path)
+
+
+def read_json(path):
+    with open(path) as handle:
+        return json.load(handle)
+
+
+def save_config(run_dir, experiment, hyper):
+    write_json(Path(run_dir) / 'config.json', {'experiment': experiment, 'hyper': dict(hyper),
+                                               'created': datetime.datetime.now().isoformat(timespec='seconds')})
+
+
+def read_config(run_dir):
+    """The `config.json` of a run: {'experiment', 'hyper', 'created'}."""
+    return read_json(Path(run_dir) / 'config.json')
+
+
+def read_status(run_dir):
+    path = Path(run_dir) / 'status.json'
+    return read_json(path) if path.exists() else {'epochs_done': 0, 'finished': False}
+
+
+def read_metrics(run_dir, name='metrics.csv'):
+    """Rows of a run's metrics file as a list of dicts with float values ('epoch' as int)."""
+    path = Path(run_dir) / name
+    if not path.exists():
+        return []
+    with open(path, newline='') as handle:
+        rows = list(csv.DictReader(handle))
+    return [{k: (int(float(v)) if k == 'epoch' else float(v)) for k, v in row.items()} for row in rows]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Logs
+# ---------------------------------------------------------------------------------------------------------------------
+class CsvLog:
+    """An append-only CSV file keyed by epoch; `truncate_after(e)` drops rows of epochs > e (used on resume)."""
+
+    def __init__(self, path, columns):
+        self.path, self.columns = Path(path), list(columns)
+        if not self.path.exists():
+            with open(self.path, 'w', newline='') as handle:
+                csv.writer(handle).writerow(self.columns)
+
+    def append(self, row):
+        with open(self.path, 'a', newline='') as handle:
+            csv.writer(handle).writerow([_csv_value(row[c]) for c in self.columns])
+            handle.flush()
+
+    def truncate_after(self, epoch):
+        with open(self.path, newline='') as handle:
+            rows = list(csv.reader(handle))
+        kept = [rows[0]] + [r for r in rows[1:] if r and int(float(r[0])) <= epoch]
+        tmp = self.path.with_name(self.path.name + '.tmp')
+        with open(tmp, 'w', newline='') as handle:
+            csv.writer(handle).writerows(kept)
+        os.replace(tmp, self.path)
+
+
+def _csv_value(value):
+    if isinstance(value, (float, np.floating)):
+        return repr(float(value))
+    return value
+
+
+def format_log_line(epoch, metrics, seconds, iteration, integer_keys=('N',)):
+    """The original log line: `Epoch    1 || TeELBO -98.765 || ... || N 10 || TrL 99.1 || 12.3 sec || i: 937 ||`."""
+    parts = [f'Epoch {epoch:4d}']
+    for key, value in metrics.items():
+        parts.append(f'{key} {int(value)}' if key in integer_keys else f'{key} {float(value):.4f}')
+    parts.append(f'{seconds:.1f} sec')
+    parts.append(f'i: {int(iteration)}')
+    return ' || '.join(parts) + ' ||'
+
+
+class RunLog:
+    """metrics.csv + train.log + status.json (+ final_metrics.json, TensorBoard) of one run folder."""
+
+    def __init__(self, run_dir, metric_columns, echo=True):
+        self.run_dir = Path(run_dir)
+        self.metrics = CsvLog(self.run_dir / 'metrics.csv', ['epoch'] + list(metric_columns) + ['seconds'])
+        self.echo = echo
+        self._writer = None
+
+    def line(self, text):
+        """Append a line to train.log (and print it)."""
+        with open(self.run_dir / 'train.log', 'a') as handle:
+            handle.write(text + '\n')
+        if self.echo:
+            print(text, flush=True)
+
+    def log_epoch(self, epoch, metrics, seconds, iteration, integer_keys=('N',)):
+        self.metrics.append({'epoch': epoch, **metrics, 'seconds': seconds})
+        self.line(format_log_line(epoch, metrics, seconds, iteration, integer_keys))
+        self.scalars(epoch, metrics)
+
+    def scalars(self, step, values, prefix=''):
+        import tensorflow as tf
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(str(self.run_dir / 'tb'))
+        with self._writer.as_default():
+            for key, value in values.items():
+                tf.summary.scalar(prefix + key, float(value), step=int(step))
+        self._writer.flush()
+
+    def images(self, step, name, images):
+        """images: float array (n, H, W, C) in [0, 1]."""
+        import tensorflow as tf
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(str(self.run_dir / 'tb'))
+        with self._writer.as_default():
+            tf.summary.image(name, images, step=int(step), max_outputs=len(images))
+        self._writer.flush()
+
+    def status(self, **fields):
+        current = read_status(self.run_dir)
+        current.update(fields)
+        write_json(self.run_dir / 'status.json', current)
+
+    def finish(self, final_metrics):
+        write_json(self.run_dir / 'final_metrics.json', final_metrics)
+        self.status(finished=True)
+
+    def close(self):
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Checkpoints
+# ---------------------------------------------------------------------------------------------------------------------
+def checkpoint_manager(run_dir, max_to_keep=2, **trackables):
+    """A `tf.train.CheckpointManager` in `<run_dir>/checkpoints` over the given trackable objects."""
+    import tensorflow as tf
+    checkpoint = tf.train.Checkpoint(**trackables)
+    return tf.train.CheckpointManager(checkpoint, str(Path(run_dir) / 'checkpoints'), max_to_keep=max_to_keep)
+
+
+def restore_latest(manager):
+    """Restore the latest checkpoint of `manager`; returns its path (raises FileNotFoundError when there is none)."""
+    path = manager.latest_checkpoint
+    if path is None:
+        raise FileNotFoundError(f'no checkpoint in {manager.directory}')
+    manager.checkpoint.restore(path).expect_partial()
+    return path
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Progress bar
+# ---------------------------------------------------------------------------------------------------------------------
+class ProgressBar:
+    """A one-line progress bar on stderr, redrawn at most every `interval` seconds (silent when not a terminal).
+
+    `update(step)` costs a clock read; it never reads tensors, so it does not synchronise with the device.
+    """
+
+    def __init__(self, total, label='', width=30, interval=0.25, stream=None, enabled=None):
+        self.total, self.label, self.width, self.interval = max(int(total), 1), label, width, interval
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty() if enabled is None else enabled
+        self.start = self._last = time.perf_counter()
+        self._drawn = False
+
+    def update(self, step, suffix=''):
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if now - self._last < self.interval and step < self.total:
+            return
+        self._last = now
+        done = int(self.width * min(step, self.total) / self.total)
+        rate = step / max(now - self.start, 1e-9)
+        eta = (self.total - step) / rate if rate > 0 else 0.
+        bar = '=' * done + ('>' if done < self.width else '') + '.' * max(self.width - done - 1, 0)
+        self.stream.write(f'\r{self.label} {step}/{self.total} [{bar}] {rate:.0f} it/s eta {eta:.0f}s {suffix}')
+        self.stream.flush()
+        self._drawn = True
+
+    def close(self):
+        if self.enabled and self._drawn:
+            self.stream.write('\r' + ' ' * (len(self.label) + self.width + 60) + '\r')
+            self.stream.flush()
