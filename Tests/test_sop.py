@@ -1,0 +1,140 @@
+"""Structured output prediction: relaxed Bernoulli units, training on a few dozen real images, run folders,
+resume, bad hyper values, and smoke runs of sop.py / viz_sop.py."""
+import csv
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from Models import SOPOptimizer as so
+from Models.SOP import SOP_MODEL_TYPES, BernoulliUnits, SOPNet
+from Utils import experiment as ex
+
+
+@pytest.fixture(autouse=True)
+def dirs(tmp_path, monkeypatch):
+    monkeypatch.setenv('IGR_LOG_DIR', str(tmp_path / 'Log'))
+    monkeypatch.setenv('IGR_RESULTS_DIR', str(tmp_path / 'Results'))
+    return tmp_path
+
+
+@pytest.fixture(scope='module')
+def smoke_data():
+    return so.load_sop_data(run_with_sample=True)
+
+
+def smoke_hyper(model_type='IGR_I', **overrides):
+    return {'model_type': model_type, 'epochs': 2, 'temp': 0.5, 'units': 20, 'test_sample_size': 4,
+            'save_every': 1, **overrides}
+
+
+# ---- units -------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize('model_type', SOP_MODEL_TYPES)
+def test_units_relaxed_in_unit_interval_and_hard_is_binary(model_type):
+    net = SOPNet(model_type, 0.5, units=7, in_dim=5, out_dim=3, seed=0)
+    rng = tf.random.Generator.from_seed(0)
+    units = net.unit_layers[0]
+    params = tf.random.stateless_normal((50, units.params_n), seed=[1, 2])
+    noise = units.noise(rng, 50)
+    soft = units.sample(params, noise).numpy()
+    hard = units.sample(params, noise, hard=True).numpy()
+    assert soft.shape == hard.shape == (50, 7)
+    assert np.all((soft >= 0) & (soft <= 1)) and set(np.unique(hard)) <= {0., 1.}
+    if model_type != 'IGR_SB':  # two categories: discretizing = rounding
+        np.testing.assert_array_equal(hard, (soft > 0.5).astype(np.float32))
+    assert net(tf.zeros((4, 5)), net.noise(rng, 4)).shape == (4, 3)
+
+
+def test_units_match_the_formulas():
+    units = BernoulliUnits('IGR_I', 3, 0.25)
+    mu, xi = np.array([[0.3, -1., 2.]], np.float32), np.array([[0., 0.5, -1.]], np.float32)
+    eps = np.array([[[0.1, -0.2, 1.5]]], np.float32)
+    expected = 1. / (1. + np.exp(-(mu + np.exp(xi) * eps[:, 0]) / 0.25))
+    np.testing.assert_allclose(units.sample(np.concatenate([mu, xi], 1), eps).numpy(), expected, rtol=1e-5)
+    gs = BernoulliUnits('GS', 1, 1.0)
+    rng = tf.random.Generator.from_seed(0)
+    log_alpha = np.full((20_000, 1), np.log(3.), np.float32)  # P(b = 1) = sigmoid(log 3) = 0.75
+    hard = gs.sample(log_alpha, gs.noise(rng, 20_000), hard=True).numpy()
+    assert abs(hard.mean() - 0.75) < 0.015
+
+
+def test_sb_units_reach_both_values_at_low_temperature():
+    units = BernoulliUnits('IGR_SB', 500, 0.01)
+    rng = tf.random.Generator.from_seed(0)
+    soft = units.sample(tf.zeros((4, units.params_n)), units.noise(rng, 4)).numpy()
+    assert 0.2 < (soft > 0.99).mean() < 0.8 and 0.2 < (soft < 0.01).mean() < 0.8
+
+
+# ---- hyper -------------------------------------------------------------------------------------------------------
+def test_bad_hyper_is_rejected_with_clear_errors():
+    with pytest.raises(ex.HyperError, match=r"unknown hyper key\(s\) \['tmp'\]; valid keys are"):
+        so.validate_hyper({'tmp': 0.5})
+    with pytest.raises(ex.HyperError, match=r"bad model_type 'IGR_SB_Finite'; valid choices are: GS, IGR_I"):
+        so.validate_hyper({'model_type': 'IGR_SB_Finite'})
+    with pytest.raises(ex.HyperError, match='temp'):
+        so.validate_hyper({'temp': 0.})
+    with pytest.raises(ex.HyperError, match='width_height'):
+        so.validate_hyper({'width_height': (28, 28, 1)})
+    hyper = {'model_type': 'GS'}
+    assert so.validate_hyper(hyper, run_with_sample=True)['batch_n'] == so.SMOKE_BATCH_N and hyper == {'model_type': 'GS'}
+
+
+# ---- training ----------------------------------------------------------------------------------------------------
+def read_rows(run_dir):
+    with open(f'{run_dir}/metrics.csv') as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.parametrize('model_type', SOP_MODEL_TYPES)
+def test_sop_trains_on_tiny_real_data(model_type, smoke_data):
+    final = so.run_sop(smoke_hyper(model_type), run_with_sample=True, data=smoke_data)
+    rows = read_rows(final['run_dir'])
+    assert list(rows[0]) == ['epoch', 'TeNLL', 'TeNLLD', 'TeNLLMS', 'TrL', 'seconds']
+    assert [int(r['epoch']) for r in rows] == [1, 2]
+    values = np.array([[float(r[k]) for k in ('TeNLL', 'TeNLLD', 'TeNLLMS', 'TrL')] for r in rows])
+    assert np.isfinite(values).all() and np.all(values > 0)
+    assert values[1, 3] < values[0, 3]  # the training loss goes down
+    config = json.loads(open(f"{final['run_dir']}/config.json").read())
+    assert config['experiment'] == 'sop' and config['hyper']['iter_per_epoch'] == 8
+    assert json.loads(open(f"{final['run_dir']}/status.json").read())['finished'] is True
+    assert final['TeNLLMS'] == pytest.approx(float(rows[-1]['TeNLLMS']))
+
+
+def test_evaluation_is_deterministic_and_restores(smoke_data):
+    final = so.run_sop(smoke_hyper('IGR_Planar', epochs=1), run_with_sample=True, data=smoke_data)
+    model, hyper = so.load_trained_sop(final['run_dir'])
+    metrics = model.evaluate(smoke_data['x_test_upper'], smoke_data['x_test_lower'])
+    assert metrics == pytest.approx({k: final[k] for k in ('TeNLL', 'TeNLLD', 'TeNLLMS')}, rel=1e-5)
+    assert metrics == model.evaluate(smoke_data['x_test_upper'], smoke_data['x_test_lower'])
+
+
+def test_resume_continues_the_same_run_exactly(smoke_data, monkeypatch):
+    straight = so.run_sop(smoke_hyper('GS', epochs=2), run_with_sample=True, data=smoke_data)
+    first = so.run_sop(smoke_hyper('GS', epochs=1), run_with_sample=True, data=smoke_data)
+    resumed = so.run_sop(smoke_hyper('GS', epochs=2), run_with_sample=True, resume_dir=first['run_dir'],
+                         data=smoke_data)
+    assert resumed['run_dir'] == first['run_dir'] and resumed['epoch'] == 2
+    assert [int(r['epoch']) for r in read_rows(first['run_dir'])] == [1, 2]
+    for key in ('TeNLL', 'TeNLLD', 'TeNLLMS', 'TrL'):
+        assert resumed[key] == pytest.approx(straight[key], rel=1e-4)
+    with pytest.raises(ex.HyperError, match='temp'):
+        so.run_sop(smoke_hyper('GS', epochs=3, temp=0.9), run_with_sample=True, resume_dir=first['run_dir'],
+                   data=smoke_data)
+
+
+# ---- scripts -----------------------------------------------------------------------------------------------------
+def test_sop_and_viz_scripts_smoke(dirs, capsys):
+    from structure_output_prediction import sop, viz_sop
+    assert sop.main(['--list']) is None
+    assert '4 cells' in capsys.readouterr().out
+    results = sop.main(['--smoke', '--set', 'epochs=1', '--set', 'units=10', '--set', 'test_sample_size=2',
+                        '--cell', '3'])
+    assert len(results) == 1 and np.isfinite(results[0]['TeNLLMS'])
+    summary = sop.main(['--table', '--include-smoke'])
+    assert list(summary['model_type']) == ['IGR_SB']
+    assert (dirs / 'Results' / 'tables' / 'table3.md').exists()
+    path = viz_sop.main(['--include-smoke', '--digits', '3'])
+    assert path.exists() and path.stat().st_size > 0
+    with pytest.raises(ValueError, match="'hot'"):
+        sop.settings('hot')
