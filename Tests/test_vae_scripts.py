@@ -1,0 +1,169 @@
+"""Smoke tests of the VAE experiment scripts: the real entry points at tiny size, into temporary folders.
+
+`mnist_vae.py`, `discrete_grid.py` and `jv_grid.py` train on a few dozen real MNIST images for 1-2 epochs; the
+figure scripts (Figures 3, 4, 5) then read those run folders and must write non-empty figures and CSV files.
+Needs the MNIST file (`make data`); skipped without it.
+"""
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from Utils import paths
+from Utils.general import save_prior
+from Utils.load_data import SMOKE_TEST_N, mnist_path
+from vae_experiments import (discrete_grid, jv_grid, mnist_vae, posterior_samples, viz_grad_results,
+                             viz_results)
+
+pytestmark = pytest.mark.filterwarnings("ignore:no runs for:UserWarning")
+
+FIGURE_CELLS = {('IGR_I_Dis', 0), ('IGR_I_Dis', 1), ('IGR_SB_Dis', 0), ('GS_Dis', 0)}
+"""(model, seed) of the `figures_20` cells trained for the figure tests."""
+
+
+def _provide_priors(cells, results):
+    """Copy the shipped IGR priors the cells need into the temporary Results/ (zeros when not shipped yet)."""
+    from Models.train_vae import validate_hyper
+    for cell in cells:
+        name = validate_hyper(cell)['prior_file']
+        if name is None or (results / name).exists():
+            continue
+        shipped = paths.REPO_ROOT / 'Results' / name
+        if shipped.exists():
+            shutil.copy(shipped, results / name)
+        else:
+            n = validate_hyper(cell)['n_required']
+            save_prior(results / name, np.zeros((1, n, 1, 1)), np.zeros((1, n, 1, 1)))
+
+
+@pytest.fixture(scope='module')
+def folders(tmp_path_factory):
+    if not mnist_path().exists():
+        pytest.skip('MNIST is not on this machine (make data)')
+    root = tmp_path_factory.mktemp('vae_scripts')
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv('IGR_LOG_DIR', str(root / 'Log'))
+        mp.setenv('IGR_RESULTS_DIR', str(root / 'Results'))
+        (root / 'Results').mkdir()
+        cells = discrete_grid.grid_cells('figures_20') + jv_grid.grid_cells('table2_mnist') + \
+            [mnist_vae.build_hyper('smoke')]
+        _provide_priors(cells, root / 'Results')
+        yield {'log': root / 'Log', 'results': root / 'Results'}
+
+
+@pytest.fixture(scope='module')
+def figure_runs(folders):
+    """Smoke runs of four cells of the `figures_20` preset (with the vanished-gradient monitor)."""
+    cells = discrete_grid.grid_cells('figures_20')
+    chosen = [i for i, c in enumerate(cells) if (c['model_type'], c['seed']) in FIGURE_CELLS]
+    results = []
+    for index in chosen:
+        results += discrete_grid.main(['--preset', 'figures_20', '--smoke', '--set', 'epochs=2',
+                                       '--cell', str(index)])
+    return results
+
+
+def _check_outputs(png):
+    assert png.exists() and png.stat().st_size > 1000
+    table = pd.read_csv(png.with_suffix('.csv'))
+    assert len(table)
+    return table
+
+
+def test_presets_enumerate_valid_cells(capsys):
+    from Models.train_vae import validate_hyper
+    assert discrete_grid.main(['--count']) is None
+    assert discrete_grid.main(['--preset', 'figures', '--count']) is None
+    assert jv_grid.main(['--count']) is None
+    assert capsys.readouterr().out.split() == ['420', '40', '420']
+    for module in (discrete_grid, jv_grid):
+        for preset in module.PRESETS:
+            for cell in module.grid_cells(preset):
+                validate_hyper(cell)  # every key known, every value valid
+    figures = discrete_grid.grid_cells('figures')
+    assert all(c['dataset_name'] == 'mnist' for c in figures)
+    assert all(c['monitor_gradients'] == (c['temp'] == discrete_grid.TEMPS_20[c['model_type']]) for c in figures)
+    assert {(c['model_type'], c['temp']) for c in figures} == \
+        {*discrete_grid.CV_TEMPS.items(), *discrete_grid.TEMPS_20.items()}
+    celeb = [c for c in jv_grid.grid_cells() if c['dataset_name'] == 'celeb_a']
+    assert {c['latent_norm_n'] for c in celeb} == {32} and {c['gamma'] for c in celeb} == {100}
+    assert {tuple(c['disc_c_linspace']) for c in celeb} == {(0., 10., 100000)}
+    assert mnist_vae.HYPER['model_type'] == 'IGR_I_Dis' and mnist_vae.HYPER['dataset_name'] == 'mnist'
+    assert mnist_vae.build_hyper('smoke')['run_with_sample'] and not mnist_vae.build_hyper('quick')['run_with_sample']
+    assert mnist_vae.build_hyper('quick', model='GS_Dis')['n_required'] == 10
+
+
+def test_mnist_vae_smoke_prints_table(folders, capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv('IGR_LOG_DIR', str(tmp_path / 'Log'))  # keep this run out of the figure tests' runs
+    final = mnist_vae.main(['--preset', 'smoke'])
+    out = capsys.readouterr().out
+    assert 'Test metrics of IGR_I_Dis on mnist' in out and 'TeELBOD' in out
+    assert final['run_dir'].startswith(str(tmp_path))
+    metrics = pd.read_csv(f"{final['run_dir']}/metrics.csv")
+    assert list(metrics['epoch']) == [1, 2] and np.isfinite(metrics['TeELBO']).all()
+
+
+def test_discrete_grid_smoke_runs(figure_runs):
+    assert len(figure_runs) == len(FIGURE_CELLS)
+    for final in figure_runs:
+        grads = pd.read_csv(f"{final['run_dir']}/gradients.csv")
+        assert list(grads['epoch']) == [1, 2] and grads['vanished_pct'].between(0, 100).all()
+
+
+def test_viz_results_figure3(folders, figure_runs):
+    with pytest.raises(SystemExit):  # smoke runs are not used unless asked for
+        viz_results.main(['--panels', '20'])
+    png = viz_results.main(['--include-smoke'])
+    assert png == folders['results'] / 'figure3_elbo_mnist.png'
+    table = _check_outputs(png)
+    runs = table[table['panel'].astype(str) == '20'].groupby('case')['n'].max()
+    assert runs.to_dict() == {'IGR-I (tau=0.1)': 2, 'IGR-SB (tau=0.02)': 1, 'GS (tau=0.25)': 1}
+    custom = viz_results.main(['--include-smoke', '--case', 'GS_Dis=0.25', '--metric', 'TeELBOD',
+                               '--out', str(folders['results'] / 'custom.png')])
+    assert set(_check_outputs(custom)['case']) == {'GS (tau=0.25)'}
+
+
+def test_viz_grad_results_figure4(folders, figure_runs):
+    png = viz_grad_results.main(['--include-smoke'])
+    table = _check_outputs(png)
+    assert set(table['case']) == {'IGR-I (tau=0.1)', 'IGR-SB (tau=0.02)', 'GS (tau=0.25)'}
+    assert set(table['epoch']) == {1, 2}
+
+
+def test_posterior_samples_figure5(folders, figure_runs, capsys):
+    png = posterior_samples.main(['--include-smoke', '--panels', '20', '--samples', '10'])
+    table = _check_outputs(png)
+    assert set(table['case']) == {'IGR-I (tau=0.1)', 'IGR-SB (tau=0.02)', 'GS (tau=0.25)'}
+    row = table.set_index('case').loc['IGR-I (tau=0.1)']
+    assert row['runs'] == 2 and row['images'] == 2 * SMOKE_TEST_N  # both seeds pooled, every smoke test image
+    assert table['median'].between(0, np.sqrt(2)).all()
+    assert 'Figure 5' in capsys.readouterr().out
+
+
+def test_jv_grid_smoke(folders):
+    cells = jv_grid.grid_cells()
+    index = next(i for i, c in enumerate(cells) if c['model_type'] == 'IGR_I' and c['dataset_name'] == 'mnist')
+    (final,) = jv_grid.main(['--smoke', '--set', 'epochs=1', '--cell', str(index)])
+    from Utils.results_io import load_config
+    hyper = load_config(final['run_dir'])['hyper']
+    assert hyper['run_jv'] and hyper['architecture'] == 'conv_jointvae' and hyper['latent_norm_n'] == 10
+    assert np.isfinite(final['TeJV'])
+
+
+def test_median_vertex_distance_known_values():
+    from Utils.posterior_sampling_funcs import median_distance_per_image, posterior_vertex_distances
+    k, s, v = 10, 4, 3
+    vertex = np.zeros((1, k, s, v), np.float32)
+    vertex[0, 2] = 1.
+    uniform = np.full((1, k, s, v), 1. / k, np.float32)
+    got = median_distance_per_image(np.concatenate([vertex, uniform], axis=0)).numpy()
+    np.testing.assert_allclose(got, [0., np.sqrt(1. - 1. / k)], atol=1e-6)  # a vertex; the centre of the simplex
+    calls = []
+
+    def sample_psi(x, samples_n, seed):
+        calls.append((len(x), samples_n, seed))
+        return np.repeat(uniform[:, :, :1], len(x), axis=0).repeat(samples_n, axis=2)
+
+    out = posterior_vertex_distances(sample_psi, np.zeros((5, 2, 2, 1)), samples_n=3, batch_n=2, seed=7)
+    assert out.shape == (5,) and calls == [(2, 3, 7), (2, 3, 8), (1, 3, 9)]

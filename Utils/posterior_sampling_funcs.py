@@ -1,0 +1,56 @@
+"""How close posterior samples sit to the vertices of the simplex (Figure 5).
+
+For every test image the encoder defines a relaxed posterior over `num_of_vars` discrete variables.  We draw
+`S` samples psi of shape (batch_n, categories_n, S, num_of_vars), measure for each variable the Euclidean distance
+of the sample to the one-hot vertex at its argmax,
+
+    d(psi) = || psi - e_{argmax_k psi_k} ||_2 ,
+
+average d over the variables and take the median over the S samples: one number per image.  A boxplot of these
+numbers per model is Figure 5.  IGR-SB samples zero-padded to the allocated maximum number of categories give the
+same distance as the unpadded ones (padded coordinates are 0 in both psi and the vertex).
+"""
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from Utils.general import distance_to_nearest_vertex  # (b, K, S, v) -> (b, S, v), categories on axis 1
+
+
+def median_distance_per_image(psi):
+    """Median over samples of the variable-averaged vertex distance.
+
+    Args:
+        psi: (batch_n, categories_n, S, num_of_vars) posterior samples for batch_n images.
+    Returns:
+        (batch_n,) median_s [ mean_v d(psi[:, :, s, v]) ].
+    """
+    per_sample = tf.reduce_mean(distance_to_nearest_vertex(psi), axis=-1)  # (batch_n, S)
+    return tfp.stats.percentile(per_sample, 50.0, axis=1, interpolation='midpoint')
+
+
+def posterior_vertex_distances(sample_psi, x, samples_n=100, batch_n=100, seed=0):
+    """Per-image median vertex distance over a whole set of images.
+
+    Args:
+        sample_psi: callable (x_batch, samples_n, seed) -> psi (b, categories_n, samples_n, num_of_vars); it encodes
+            the images and draws samples from the relaxed posterior (e.g. `OptVAE.sample_posterior_psi`).
+        x: (N, H, W, C) float images.
+        samples_n: S, posterior samples per image.
+        batch_n: images encoded at a time (bounds the memory; for IGR-SB it is also the batch over which the
+            truncation level is chosen).
+        seed: noise seed of the first batch; batch i uses seed + i, so the result is reproducible.
+    Returns:
+        numpy array (N,) of medians.
+    """
+    out = []
+    for i, start in enumerate(range(0, int(x.shape[0]), batch_n)):
+        psi = sample_psi(x[start:start + batch_n], samples_n, seed + i)
+        out.append(median_distance_per_image(psi).numpy())
+    return np.concatenate(out) if out else np.zeros((0,), np.float32)
+
+
+def fraction_within(distances, radius=0.2):
+    """Share of values at most `radius` from a vertex (the "20" temperatures put 75% within 0.2)."""
+    distances = np.asarray(distances)
+    return float(np.mean(distances <= radius)) if distances.size else float('nan')

@@ -1,0 +1,152 @@
+"""Discrete-only VAE grid: the runs behind Table 1 and Figures 3, 4 and 5.
+
+What it reproduces
+    Table 1  test ELBO of discrete VAEs (30 variables x 10 categories) for GS, IGR-I, IGR-Planar and IGR-SB on
+             MNIST and Fashion-MNIST (`dense` networks) and CelebA (`conv_jointvae`), over the temperature grid
+             [0.03, 0.07, 0.10, 0.15, 0.25, 0.50, 0.67], 100 epochs, 5 repetitions (seeds 0-4).  IGR-SB is the
+             countably infinite variant: up to 49 Gaussian dimensions (50 categories), prior learned for a uniform
+             target over 50 categories (`Results/mu_xi_unif_50_IGR_SB.pkl`), threshold 0.9, quantile
+             truncation.  The table itself is written by `vae_experiments/make_tables.py` from the run folders.
+    Figures 3-5 (preset `figures`): MNIST, every model at its cross-validated temperature (IGR-I 1.0,
+             IGR-Planar 0.85, IGR-SB 0.15, GS 1.0) and at its "20" temperature, the one that puts 75% of posterior
+             samples within 0.2 of a vertex (IGR-I 0.1, IGR-Planar 0.3, IGR-SB 0.02, GS 0.25), 5 seeds; the "20"
+             runs (preset `figures_20`) have the vanished-gradient monitor on (hyper `monitor_gradients`, which
+             writes `gradients.csv`), the cross-validated ones (`figures_cv`) do not.  Then
+             `viz_results.py` (Figure 3), `viz_grad_results.py` (Figure 4) and `posterior_samples.py` (Figure 5)
+             read the run folders.
+
+Settings
+    Edit BASE_HYPER, MODEL_CASES, DATASET_CASES, TEMPS, SEEDS below, or pick a preset (`--preset`); every run
+    writes its own folder `Log/vae_<dataset>_<model>_t<temp>_s<seed>_<time>/` (config.json, metrics.csv, ...).
+
+Usage (from the repository root)
+    python3 vae_experiments/discrete_grid.py --list                      # numbered cells of Table 1
+    python3 vae_experiments/discrete_grid.py --cell 17                   # one cell (or SLURM_ARRAY_TASK_ID=17)
+    python3 vae_experiments/discrete_grid.py                             # every cell, one after the other
+    python3 vae_experiments/discrete_grid.py --preset figures            # the 40 runs of Figures 3-5
+    python3 vae_experiments/make_tables.py --tables 1                    # Results/tables/table1.md
+    python3 vae_experiments/discrete_grid.py --smoke --set epochs=1 --cell 0   # seconds-long check
+
+Expected run time (measured on this machine: 2 shared CPU cores, MNIST, `dense` networks; one epoch = training +
+    test evaluation): GS ~15 s, IGR-I ~25 s, IGR-Planar ~25 s, IGR-SB ~70 s (50 categories; ~50 s of it is the
+    evaluation), so 100 epochs take ~25 min (GS) to ~2 h (IGR-SB) per run.  Table 1 is 4 models x 3 datasets x
+    7 temperatures x 5 seeds = 420 runs (CelebA's 64x64x3 conv network is much slower): run it as a cluster job
+    array (`--cell` / SLURM_ARRAY_TASK_ID) or on a GPU.  The `figures` preset is 40 MNIST runs; its 20
+    gradient-monitored runs pay a forward-mode Jacobian per step: +~15 s/epoch for IGR-Planar and ~+470 s/epoch for
+    IGR-SB (98 parameter coordinates per variable) on this CPU, i.e. the IGR-SB "20" runs need ~14 h each here.
+    A `--smoke` cell takes ~5 s (plus ~10 s to start Python and TensorFlow).
+"""
+import sys
+import pathlib
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+import argparse  # noqa: E402
+
+from Utils.grid import enumerate_cells, run_grid  # noqa: E402
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Editable settings
+# ---------------------------------------------------------------------------------------------------------------------
+BASE_HYPER = {
+    'dataset_name': 'mnist', 'architecture': 'dense', 'model_type': 'IGR_I_Dis', 'temp': 0.25,
+    'sample_size': 1, 'n_required': 9, 'num_of_discrete_param': 2, 'num_of_discrete_var': 30,
+    'num_of_norm_param': 0, 'num_of_norm_var': 0, 'latent_norm_n': 0,
+    'learning_rate': 0.001, 'batch_n': 64, 'epochs': 100, 'check_every': 1,
+    'run_jv': False, 'gamma': 100, 'cont_c_linspace': (0., 5., 25000), 'disc_c_linspace': (0., 5., 25000),
+    'truncation_option': 'quantile', 'threshold': 0.99, 'run_closed_form_kl': True,
+    'num_of_repetitions': 5, 'run_with_sample': False, 'monitor_gradients': False, 'seed': 0,
+}
+"""Shared hyper values (SPEC section 3-4): 30 discrete variables of 10 categories, Adam 1e-3, batch 64, 100 epochs."""
+
+MODEL_CASES = {
+    'GS_Dis': {'n_required': 10, 'num_of_discrete_param': 1},
+    'IGR_I_Dis': {'n_required': 9, 'num_of_discrete_param': 2},
+    'IGR_Planar_Dis': {'n_required': 9, 'num_of_discrete_param': 2},
+    'IGR_SB_Dis': {'n_required': 49, 'num_of_discrete_param': 2, 'threshold': 0.9, 'truncation_option': 'quantile'},
+    'IGR_SB_Finite_Dis': {'n_required': 9, 'num_of_discrete_param': 2},
+}
+"""Model-dependent keys. For IGR `n_required` counts Gaussian dimensions (9 -> 10 categories), for GS categories.
+`prior_file` is left to `Models.train_vae.complete_hyper`: the learned uniform prior of the model's family and size,
+`Results/mu_xi_unif_<K>_<family>.pkl` (IGR-Planar uses IGR-I's); set it here to use another one."""
+
+DATASET_CASES = {
+    'mnist': {'architecture': 'dense'},
+    'fmnist': {'architecture': 'dense'},
+    'celeb_a': {'architecture': 'conv_jointvae'},
+}
+
+TEMPS = [0.03, 0.07, 0.10, 0.15, 0.25, 0.50, 0.67]
+SEEDS = [0, 1, 2, 3, 4]
+
+CV_TEMPS = {'IGR_I_Dis': 1.0, 'IGR_Planar_Dis': 0.85, 'IGR_SB_Dis': 0.15, 'GS_Dis': 1.0}
+"""Cross-validated temperature per model (Figure 3, "cv" panel)."""
+TEMPS_20 = {'IGR_I_Dis': 0.1, 'IGR_Planar_Dis': 0.3, 'IGR_SB_Dis': 0.02, 'GS_Dis': 0.25}
+"""Temperature that puts 75% of posterior samples within 0.2 of a vertex (Figure 3 "20" panel, Figures 4-5)."""
+FIGURE_MODELS = ['IGR_I_Dis', 'IGR_Planar_Dis', 'IGR_SB_Dis', 'GS_Dis']
+FIGURE_PANELS = {
+    'cv': ('cross-validated temperature', {m: CV_TEMPS[m] for m in FIGURE_MODELS}),
+    '20': ('"20" temperature (75% of samples within 0.2 of a vertex)', {m: TEMPS_20[m] for m in FIGURE_MODELS}),
+}
+"""Panels of Figures 3-5: title and the (model_type -> temp) cases drawn in it."""
+
+PRESETS = {
+    'table1': {'models': ['GS_Dis', 'IGR_I_Dis', 'IGR_Planar_Dis', 'IGR_SB_Dis'],
+               'datasets': ['mnist', 'fmnist', 'celeb_a'], 'temps': TEMPS, 'seeds': SEEDS, 'hyper': {}},
+    'table1_mnist': {'models': ['GS_Dis', 'IGR_I_Dis', 'IGR_Planar_Dis', 'IGR_SB_Dis'],
+                     'datasets': ['mnist'], 'temps': TEMPS, 'seeds': SEEDS, 'hyper': {}},
+    'figures_20': {'models': FIGURE_MODELS, 'datasets': ['mnist'], 'temps': {m: [TEMPS_20[m]] for m in FIGURE_MODELS},
+                   'seeds': SEEDS, 'hyper': {'monitor_gradients': True}},
+    'figures_cv': {'models': FIGURE_MODELS, 'datasets': ['mnist'], 'temps': {m: [CV_TEMPS[m]] for m in FIGURE_MODELS},
+                   'seeds': SEEDS, 'hyper': {}},
+    'figures': {'parts': ['figures_20', 'figures_cv']},
+}
+"""Named grids: models, datasets, temperatures (a list, or a dict model -> list), seeds and extra hyper values; or
+'parts', a list of presets whose cells are concatenated.  The vanished-gradient monitor (Figure 4) is switched on
+only for the "20" temperatures, where Figure 4 is drawn: it costs a forward-mode Jacobian per step."""
+DEFAULT_PRESET = 'table1'
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+def grid_cells(preset=DEFAULT_PRESET, base_hyper=None):
+    """The cells (full hyper dicts) of a preset, in the fixed grid order."""
+    if preset not in PRESETS:
+        raise ValueError(f'unknown preset {preset!r}; valid choices are: {", ".join(PRESETS)}')
+    spec = PRESETS[preset]
+    if 'parts' in spec:
+        return [cell for part in spec['parts'] for cell in grid_cells(part, base_hyper)]
+    base = {**(BASE_HYPER if base_hyper is None else base_hyper), **spec['hyper']}
+    models = {m: MODEL_CASES[m] for m in spec['models']}
+    datasets = {d: DATASET_CASES[d] for d in spec['datasets']}
+    return enumerate_cells(base, models, datasets, spec['temps'], spec['seeds'])
+
+
+def run_cell(cell, smoke=False):
+    """Train one VAE; returns its final test metrics (with 'run_dir')."""
+    from Models.train_vae import run_vae
+    from Utils.load_data import MissingDataError
+    hyper = {**cell, 'run_with_sample': bool(smoke or cell.get('run_with_sample', False))}
+    try:
+        return run_vae(hyper, run_with_sample=hyper['run_with_sample'])
+    except MissingDataError as err:
+        raise SystemExit(str(err)) from None
+
+
+def parse_preset(argv, presets, default, description):
+    """Split `--preset NAME` off the command line; the rest goes to `Utils.grid.run_grid`."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument('--preset', default=default, choices=list(presets))
+    args, rest = parser.parse_known_args(argv)
+    if '-h' in rest or '--help' in rest:
+        print(f'{description.strip()}\n\nScript option: --preset {{{",".join(presets)}}} (default {default})\n'
+              f'Grid options follow.\n')
+    return args.preset, rest
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    preset, rest = parse_preset(argv, PRESETS, DEFAULT_PRESET, __doc__.split('\n')[0])
+    return run_grid(grid_cells(preset), run_cell, argv=rest, description=f'discrete VAE grid, preset {preset}')
+
+
+if __name__ == '__main__':
+    main()
