@@ -53,7 +53,7 @@ class BernoulliUnits:
         shape = (rows, self.noise_dims, self.units)
         if self.model_type == 'GS':
             return rng.uniform(shape, minval=np.finfo(np.float32).tiny, maxval=1.)
-        return rng.normal(shape)
+        return dist.generator_normal(rng, shape)
 
     def categories(self, params, noise):
         """Relaxed category vector of every unit, (rows, K, units); params (rows, params_n), noise as `noise()`."""

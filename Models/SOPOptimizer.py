@@ -147,10 +147,16 @@ class SOPOptimizer:
         self.first_bad_iteration = tf.Variable(-1, dtype=tf.int64, trainable=False)
         self._step_in_epoch = tf.Variable(0, dtype=tf.int32, trainable=False)
         self._x_upper = self._x_lower = self._perm = None
+        # Compiled steps. The noise is drawn and the batch gathered by outer (plain graph) functions; with jit_compile
+        # only the deterministic core (network, loss, Adam update) is compiled by XLA, so XLA changes float rounding,
+        # not the random draws, and the training set is not copied into every XLA call.
         jit = bool(h['jit_compile'])
-        self.train_step = tf.function(self._train_step, jit_compile=jit, autograph=False)
-        self.test_step = tf.function(self._test_step, jit_compile=jit, autograph=False, reduce_retracing=True)
-        self._indexed_train_step = tf.function(self._train_from_index, jit_compile=jit, autograph=False)
+        compiled = lambda fn, xla=False, **kw: tf.function(fn, jit_compile=xla, autograph=False, **kw)
+        self._train_core = compiled(self._train_core_body, xla=True) if jit else self._train_core_body
+        self._test_core = compiled(self._test_core_body, xla=True) if jit else self._test_core_body
+        self.train_step = compiled(self._train_step)
+        self.test_step = compiled(self._test_step, reduce_retracing=True)
+        self._indexed_train_step = compiled(self._train_from_index)
 
     def trackables(self):
         """Objects a checkpoint must hold to resume exactly."""
@@ -160,15 +166,24 @@ class SOPOptimizer:
     # ---- objective -------------------------------------------------------------------------------------------------
     def log_lik_samples(self, x_upper, x_lower, samples, rng, hard=False):
         """log p(x_lower | z_s) for S = `samples` draws per image: (b, S). x_upper, x_lower (b, 392)."""
+        noise = self.net.noise(rng, tf.shape(x_upper)[0] * samples)
+        return self._log_lik_given_noise(x_upper, x_lower, samples, noise, hard)
+
+    def _log_lik_given_noise(self, x_upper, x_lower, samples, noise, hard=False):
         b = tf.shape(x_upper)[0]
-        logits = self.net(x_upper, self.net.noise(rng, b * samples), hard=hard, samples=samples)  # (b*S, 392)
+        logits = self.net(x_upper, noise, hard=hard, samples=samples)  # (b*S, 392)
         log_lik = bernoulli_log_lik(tf.repeat(x_lower, samples, axis=0), logits)
         return tf.reshape(log_lik, (b, samples))
 
     def _train_step(self, x_upper, x_lower):
         """One Adam step on the mean (over images and samples) summed cross-entropy; returns the loss."""
+        noise = self.net.noise(self.rng, tf.shape(x_upper)[0] * self.sample_size)
+        return self._train_core(x_upper, x_lower, noise)
+
+    def _train_core_body(self, x_upper, x_lower, noise):
+        """The step given its noise; bookkeeping goes to variables (no host sync)."""
         with tf.GradientTape() as tape:
-            loss = -tf.reduce_mean(self.log_lik_samples(x_upper, x_lower, self.sample_size, self.rng))
+            loss = -tf.reduce_mean(self._log_lik_given_noise(x_upper, x_lower, self.sample_size, noise))
         variables = self.net.trainable_variables
         grads = tape.gradient(loss, variables)
         self.optimizer.apply_gradients(zip(grads, variables))
@@ -210,9 +225,15 @@ class SOPOptimizer:
     # ---- evaluation ------------------------------------------------------------------------------------------------
     def _test_step(self, x_upper, x_lower):
         """Sums over the batch of [NLL relaxed, NLL discretized, multi-sample NLL discretized]."""
-        relaxed = self.log_lik_samples(x_upper, x_lower, 1, self.eval_rng)[:, 0]
-        hard = self.log_lik_samples(x_upper, x_lower, 1, self.eval_rng, hard=True)[:, 0]
-        multi = self.log_lik_samples(x_upper, x_lower, self.test_sample_size, self.eval_rng, hard=True)
+        b = tf.shape(x_upper)[0]
+        noise = [self.net.noise(self.eval_rng, b), self.net.noise(self.eval_rng, b),
+                 self.net.noise(self.eval_rng, b * self.test_sample_size)]
+        return self._test_core(x_upper, x_lower, noise)
+
+    def _test_core_body(self, x_upper, x_lower, noise):
+        relaxed = self._log_lik_given_noise(x_upper, x_lower, 1, noise[0])[:, 0]
+        hard = self._log_lik_given_noise(x_upper, x_lower, 1, noise[1], hard=True)[:, 0]
+        multi = self._log_lik_given_noise(x_upper, x_lower, self.test_sample_size, noise[2], hard=True)
         log_mean = tf.reduce_logsumexp(multi, axis=1) - math.log(self.test_sample_size)
         return -tf.stack([tf.reduce_sum(relaxed), tf.reduce_sum(hard), tf.reduce_sum(log_mean)])
 

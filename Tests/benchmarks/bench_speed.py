@@ -1,0 +1,566 @@
+"""Speed benchmark of the VAE and SOP train steps, MNIST epochs and the relaxed samplers (`make bench`).
+
+Prints one markdown table; every row is measured in this one process. Sections:
+
+- vae: one train step of every `model_type` on binarized MNIST (dense networks, batch 64, 30 variables x 10
+  categories; mixed types add 10 Gaussian latents), through the path `run_vae` uses (`OptVAE.train_next`: the batch
+  is gathered from the device-resident training set inside the compiled step). The reference is the *floor*: the
+  same `VAENet` encoder/decoder (encoder head 30 x 9 x 2, decoder input 30 x 10), Gaussian noise through a softmax
+  over the 9 dimensions and a 0 (10 categories), closed-form Gaussian KL, Bernoulli likelihood, Adam, one compiled
+  `tf.function` fed the same way. Rows are compared with the floor of the same XLA setting.
+- sop: one train step of every SOP `model_type` (batch 64, two layers of 200 units) through `SOPOptimizer.train_next`;
+  floor: the same Dense layers (sized as IGR-I's: 2 parameters per unit) with Gaussian noise through a sigmoid.
+- epoch: one MNIST epoch as `run_vae` runs it (937 steps with the progress bar and the periodic NaN check, the
+  epoch statistics, then the test evaluation of all 10,000 test images), against 937 floor steps called in the
+  same kind of Python loop.
+- sampler: `generate_sample()` of the `Utils.Distributions` samplers (batch 64, 50 categories, 30 variables) against
+  `tfp.distributions.RelaxedOneHotCategorical(temp, logits).sample(S)` on the same sizes, both as compiled
+  `tf.function`s; the rate counts relaxed one-hot vectors (batch x variables x samples) per second. Draws of more
+  than 10 samples take ~0.1 s, so they are timed over a quarter of `--steps` calls.
+- memory: peak resident set size of a fresh process running one epoch and its evaluation (measured in a child
+  process, since this one holds every model of the table), and of this process.
+
+Times are the median over `--steps` timed calls per row after `--warmup` calls; the timed calls of all rows of a
+section are interleaved in `--rounds` rounds, so that a change in the machine's load affects every row alike.
+Run from the repository root: `python3 Tests/benchmarks/bench_speed.py [--quick]`.
+"""
+import sys
+import pathlib
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))
+
+import argparse
+import os
+import platform
+import resource
+import time
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+import numpy as np
+import tensorflow as tf
+
+VAE_MODEL_TYPES = ('GS_Dis', 'IGR_I_Dis', 'IGR_Planar_Dis', 'IGR_SB_Finite_Dis', 'IGR_SB_Dis',
+                   'GS', 'IGR_I', 'IGR_Planar', 'IGR_SB_Finite', 'IGR_SB')
+SOP_MODEL_TYPES = ('GS', 'IGR_I', 'IGR_Planar', 'IGR_SB')
+SAMPLERS = ('GS', 'IGR_I', 'IGR_Planar', 'IGR_SB')
+EPOCH_MODEL_TYPES = ('IGR_I_Dis', 'GS_Dis')
+BATCH_N, NUM_VARS, CATEGORIES = 64, 30, 10
+SAMPLER_BATCH, SAMPLER_K, SAMPLER_VARS = 64, 50, 30
+TARGETS = {'discrete': 1.25, 'IGR_SB_Dis': 1.5, 'epoch': 1.4, 'sampler_IGR_I': 1.5}
+NAN_CHECK_EVERY = 100
+TEMP = 0.25
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--quick', action='store_true', help='a seconds-long check: few steps, short epochs')
+    parser.add_argument('--steps', type=int, help='timed calls per row (default 200; --quick 20)')
+    parser.add_argument('--warmup', type=int, help='untimed calls per row before timing (default 20; --quick 3)')
+    parser.add_argument('--rounds', type=int, help='interleaved rounds per section (default 10; --quick 1)')
+    parser.add_argument('--jit', choices=('off', 'on', 'both'),
+                        help='XLA setting of the rows (floors are measured for each setting used; default both, '
+                             '--quick off)')
+    parser.add_argument('--models', default=','.join(VAE_MODEL_TYPES), help='comma-separated VAE model types')
+    parser.add_argument('--sop-models', default=','.join(SOP_MODEL_TYPES), help='comma-separated SOP model types')
+    parser.add_argument('--samplers', default=','.join(SAMPLERS), help='comma-separated samplers')
+    parser.add_argument('--sample-sizes', default='1,100', help='comma-separated sample sizes of the samplers')
+    parser.add_argument('--epoch-models', default=','.join(EPOCH_MODEL_TYPES), help='model types timed per epoch')
+    parser.add_argument('--epoch-steps', type=int, help='train steps of the timed epoch (default 937; --quick 50)')
+    parser.add_argument('--test-n', type=int, help='test images evaluated in the timed epoch (default all 10,000; '
+                                                   '--quick 500, the proportion of its 50 steps to 937)')
+    parser.add_argument('--skip', default='', help='comma-separated sections to skip: vae,sop,epoch,sampler,memory')
+    parser.add_argument('--out', help='also write the table to this file')
+    parser.add_argument('--memory-child', help=argparse.SUPPRESS)  # internal: the memory-measuring child process
+    args = parser.parse_args(argv)
+    defaults = dict(steps=(20, 200), warmup=(3, 20), rounds=(1, 10), epoch_steps=(50, 937), test_n=(500, None),
+                    jit=('off', 'both'))
+    for key, (quick, full) in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, quick if args.quick else full)
+    split = lambda text: [t for t in text.split(',') if t]
+    for key in ('models', 'sop_models', 'samplers', 'epoch_models', 'skip'):
+        setattr(args, key, split(getattr(args, key)))
+    args.sample_sizes = [int(s) for s in split(args.sample_sizes)]
+    args.jit_settings = {'off': [False], 'on': [True], 'both': [False, True]}[args.jit]
+    epoch_n = 60000 // BATCH_N
+    if args.steps + args.warmup > epoch_n or args.epoch_steps > epoch_n:
+        parser.error(f'--steps + --warmup and --epoch-steps must fit in one epoch ({epoch_n} steps)')
+    return args
+
+
+def peak_rss_mb():
+    """Peak resident set size of this process in MB (VmHWM; ru_maxrss of a child started by fork + exec would
+    include the parent's size at the fork)."""
+    try:
+        for line in pathlib.Path('/proc/self/status').read_text().splitlines():
+            if line.startswith('VmHWM:'):
+                return int(line.split()[1]) / 1024.
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.
+
+
+def xla_name(jit):
+    return 'on' if jit else 'off'
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Timing
+# ---------------------------------------------------------------------------------------------------------------------
+class Row:
+    """One timed case: `call()` runs one step and returns a tensor (read to make sure the step has finished);
+    `reset()` (optional) starts an epoch, once before the warm-up: warm-up + timed steps must fit in one epoch."""
+
+    def __init__(self, section, name, jit, call, items, reset=None):
+        self.section, self.name, self.jit, self.call, self.items, self.reset = section, name, jit, call, items, reset
+        self.times = []
+        self.error = None
+
+    def run_once(self):
+        out = self.call()
+        if isinstance(out, (list, tuple)):
+            out = out[0]
+        if out is not None:
+            np.asarray(out)
+        return out
+
+    @property
+    def median_ms(self):
+        return 1e3 * float(np.median(self.times)) if self.times else float('nan')
+
+    @property
+    def rate(self):
+        return self.items / (self.median_ms / 1e3) if self.times else float('nan')
+
+
+def time_rows(rows, steps, warmup, rounds):
+    """Warm every row up, then time `steps` calls of each, interleaved over `rounds` rounds."""
+    live = []
+    for row in rows:
+        try:
+            if row.reset:
+                row.reset()
+            for _ in range(max(warmup, 1)):
+                row.run_once()
+            live.append(row)
+        except Exception as error:  # a case that cannot run (e.g. no XLA kernel) is reported, not fatal
+            row.error = f'{type(error).__name__}: {str(error).splitlines()[0][:80]}'
+    # no reset between rounds: every timed step of a row takes the next batch of its epoch, as in training (a step
+    # that recompiles for each new batch index would otherwise hide behind its cache)
+    per_round = [steps // rounds + (1 if r < steps % rounds else 0) for r in range(rounds)]
+    for count in per_round:
+        for row in live:
+            for _ in range(count):
+                tic = time.perf_counter()
+                row.run_once()
+                row.times.append(time.perf_counter() - tic)
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# VAE rows
+# ---------------------------------------------------------------------------------------------------------------------
+class FloorVAE:
+    """The compiled floor: same dense VAENet, Gaussian noise -> softmax over (z, 0), closed-form Gaussian KL."""
+
+    def __init__(self, x_train, jit, seed=0):
+        from Models.VAENet import VAENet
+        tf.keras.utils.set_random_seed(seed)
+        n, v = CATEGORIES - 1, NUM_VARS
+        self.n, self.v = n, v
+        self.net = VAENet('dense', tuple(x_train.shape[1:]), 'bernoulli', [n * v, n * v], CATEGORIES * v)
+        self.optimizer = tf.keras.optimizers.Adam(1e-3)
+        self.optimizer.build(self.net.trainable_variables)
+        self.rng = tf.random.Generator.from_seed(seed)
+        self.x_train = tf.convert_to_tensor(x_train)
+        self.steps = int(self.x_train.shape[0]) // BATCH_N
+        self.perm = tf.Variable(tf.zeros((self.steps, BATCH_N), tf.int32), trainable=False)
+        self.step_in_epoch = tf.Variable(0, dtype=tf.int32, trainable=False)
+        # as in OptVAE: the batch and the noise are fetched outside XLA (XLA would copy the captured training set
+        # into every call), the step itself is compiled with the given setting
+        self._core = tf.function(self._train_core, jit_compile=jit, autograph=False)
+        self.train_next = tf.function(self._train_next, autograph=False)
+
+    def start_epoch(self, permutation):
+        self.perm.assign(permutation)
+        self.step_in_epoch.assign(0)
+
+    def _train_next(self):
+        x = tf.gather(self.x_train, self.perm[self.step_in_epoch])
+        self.step_in_epoch.assign_add(1)
+        return self._core(x, self.rng.normal((BATCH_N, self.n, self.v)))
+
+    def _train_core(self, x, eps):
+        with tf.GradientTape() as tape:
+            mu, xi = (tf.reshape(p, (BATCH_N, self.n, self.v)) for p in self.net.encode(x))
+            z = mu + tf.exp(xi) * eps
+            psi = tf.nn.softmax(tf.concat([z, tf.zeros((BATCH_N, 1, self.v))], axis=1), axis=1)
+            logits = self.net.decode(tf.reshape(tf.transpose(psi, [0, 2, 1]), (BATCH_N, -1)))
+            log_px = -tf.reduce_sum(tf.nn.sigmoid_cross_entropy_with_logits(labels=x, logits=logits), [1, 2, 3])
+            kl = tf.reduce_sum(0.5 * (tf.exp(2. * xi) + tf.square(mu) - 1.) - xi, axis=[1, 2])
+            loss = -tf.reduce_mean(log_px - kl)
+        grads = tape.gradient(loss, self.net.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.net.trainable_variables))
+        return loss
+
+
+def vae_hyper(model_type, jit, **overrides):
+    from Models import train_vae as tv
+    family_is_gs = model_type.startswith('GS')
+    hyper = {'model_type': model_type, 'n_required': CATEGORIES if family_is_gs else CATEGORIES - 1,
+             'num_of_discrete_var': NUM_VARS, 'batch_n': BATCH_N, 'temp': TEMP, 'jit_compile': jit, **overrides}
+    if not model_type.endswith('_Dis'):
+        hyper.update(latent_norm_n=10, num_of_norm_var=1)
+    return tv.validate_hyper(hyper)
+
+
+def build_vae(model_type, jit, spec, **overrides):
+    from Models import train_vae as tv
+    from Models.OptVAE import OptVAE
+    h = vae_hyper(model_type, jit, **overrides)
+    tf.keras.utils.set_random_seed(0)
+    model = OptVAE(h, spec.image_shape, spec.likelihood, prior=tv.load_prior_for(h))
+    return model, h
+
+
+def epoch_order(n_examples, steps, epoch=1):
+    from Models.train_vae import epoch_permutation
+    return epoch_permutation(0, epoch, n_examples, steps, BATCH_N)
+
+
+def vae_rows(args, spec):
+    rows, floors, models = [], {}, {}
+    n_train = len(spec.x_train)
+    x_train = tf.constant(spec.x_train)  # one device copy shared by every model (attach_train_data keeps tensors)
+    for jit in args.jit_settings:
+        floor = FloorVAE(x_train, jit)
+        floors[jit] = floor
+        order = epoch_order(n_train, floor.steps)
+        rows.append(Row('vae', 'floor (Gaussian softmax)', jit, floor.train_next, BATCH_N,
+                        reset=lambda f=floor, o=order: f.start_epoch(o)))
+        for model_type in args.models:
+            model, h = build_vae(model_type, jit, spec)
+            steps = model.attach_train_data(x_train)
+            models[(model_type, jit)] = model
+            order = epoch_order(n_train, steps)
+            rows.append(Row('vae', model_type, jit, model.train_next, BATCH_N,
+                            reset=lambda m=model, o=order: m.start_epoch(o)))
+    return rows, floors, models
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# SOP rows
+# ---------------------------------------------------------------------------------------------------------------------
+class FloorSOP:
+    """Same Dense layers as the IGR-I SOP network; units = sigmoid(mu + sigma eps); summed cross-entropy; Adam."""
+
+    def __init__(self, x_upper, x_lower, jit, units=200, layers=2, seed=0):
+        tf.keras.utils.set_random_seed(seed)
+        self.units = units
+        self.param_layers = [tf.keras.layers.Dense(2 * units) for _ in range(layers)]
+        self.out_layer = tf.keras.layers.Dense(x_lower.shape[1])
+        h = tf.zeros((1, x_upper.shape[1]))
+        for layer in self.param_layers:
+            layer(h)
+            h = tf.zeros((1, units))
+        self.out_layer(h)
+        self.variables = [w for layer in self.param_layers + [self.out_layer] for w in layer.trainable_weights]
+        self.optimizer = tf.keras.optimizers.Adam(3e-4)
+        self.optimizer.build(self.variables)
+        self.rng = tf.random.Generator.from_seed(seed)
+        self.x_upper, self.x_lower = tf.convert_to_tensor(x_upper), tf.convert_to_tensor(x_lower)
+        self.steps = int(self.x_upper.shape[0]) // BATCH_N
+        self.perm = tf.Variable(tf.zeros((self.steps, BATCH_N), tf.int32), trainable=False)
+        self.step_in_epoch = tf.Variable(0, dtype=tf.int32, trainable=False)
+        self._core = tf.function(self._train_core, jit_compile=jit, autograph=False)
+        self.train_next = tf.function(self._train_next, autograph=False)
+
+    def start_epoch(self, permutation):
+        self.perm.assign(permutation)
+        self.step_in_epoch.assign(0)
+
+    def _train_next(self):
+        index = self.perm[self.step_in_epoch]
+        self.step_in_epoch.assign_add(1)
+        noise = [self.rng.normal((BATCH_N, self.units)) for _ in self.param_layers]
+        return self._core(tf.gather(self.x_upper, index), tf.gather(self.x_lower, index), noise)
+
+    def _train_core(self, x_upper, x_lower, noise):
+        with tf.GradientTape() as tape:
+            h = x_upper
+            for layer, eps in zip(self.param_layers, noise):
+                mu, xi = tf.split(layer(h), 2, axis=-1)
+                h = tf.sigmoid(mu + tf.exp(xi) * eps)
+            logits = self.out_layer(h)
+            loss = tf.reduce_mean(tf.reduce_sum(
+                tf.nn.sigmoid_cross_entropy_with_logits(labels=x_lower, logits=logits), axis=-1))
+        grads = tape.gradient(loss, self.variables)
+        self.optimizer.apply_gradients(zip(grads, self.variables))
+        return loss
+
+
+def sop_rows(args, spec):
+    from Models import SOPOptimizer as so
+    upper, lower = (tf.constant(half) for half in so.split_halves(spec.x_train))  # one copy shared by all models
+    rows, floors = [], {}
+    for jit in args.jit_settings:
+        floor = FloorSOP(upper, lower, jit)
+        floors[jit] = floor
+        order = epoch_order(len(upper), floor.steps)
+        rows.append(Row('sop', 'floor (Gaussian sigmoid)', jit, floor.train_next, BATCH_N,
+                        reset=lambda f=floor, o=order: f.start_epoch(o)))
+        for model_type in args.sop_models:
+            tf.keras.utils.set_random_seed(0)
+            model = so.SOPOptimizer(so.validate_hyper({'model_type': model_type, 'batch_n': BATCH_N,
+                                                       'jit_compile': jit}))
+            steps = model.attach_train_data(upper, lower)
+            order = epoch_order(len(upper), steps)
+            rows.append(Row('sop', model_type, jit, model.train_next, BATCH_N,
+                            reset=lambda m=model, o=order: m.start_epoch(o)))
+    return rows, floors
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Epochs
+# ---------------------------------------------------------------------------------------------------------------------
+def time_epoch(model, spec, steps, test_n):
+    """One epoch the way `run_vae` runs it: (train seconds, evaluation seconds)."""
+    from Models import train_vae as tv
+    from Utils import experiment as ex
+    x_test = spec.x_test[:test_n] if test_n else spec.x_test
+    test_batches = tv._test_batches(x_test)
+    all_steps = len(spec.x_train) // BATCH_N
+    model.start_epoch(epoch_order(len(spec.x_train), all_steps, epoch=2))
+    model.train_next()  # trace/compile both steps outside the timed epoch
+    model.test_step(test_batches[0])
+    model.start_epoch(epoch_order(len(spec.x_train), all_steps, epoch=2))
+    bar = ex.ProgressBar(steps, 'bench', enabled=False)
+    tic = time.perf_counter()
+    for step in range(1, steps + 1):
+        model.train_next()
+        bar.update(step)
+        if step % NAN_CHECK_EVERY == 0:
+            int(model.first_bad_iteration.numpy())
+    model.epoch_stats()
+    bar.close()
+    train_s = time.perf_counter() - tic
+    tic = time.perf_counter()
+    model.evaluate(test_batches)
+    return train_s, time.perf_counter() - tic
+
+
+def time_tf_data_epoch(model, spec, steps):
+    """`steps` train steps fed by the cached, shuffled, prefetched `make_tf_datasets` pipeline (seconds)."""
+    from Utils.load_data import make_tf_datasets
+    train, _ = make_tf_datasets(spec, BATCH_N, seed=0)
+    batches = iter(train.repeat())
+    model.train_step(next(batches))  # trace outside the timed loop
+    tic = time.perf_counter()
+    for _ in range(steps):
+        model.train_step(next(batches))
+    np.asarray(model.loss_sum)
+    return time.perf_counter() - tic
+
+
+def time_floor_epoch(floor, n_train, steps):
+    """`steps` floor steps called in a Python loop, as an epoch calls them (seconds)."""
+    floor.start_epoch(epoch_order(n_train, floor.steps, epoch=2))
+    floor.train_next()
+    floor.start_epoch(epoch_order(n_train, floor.steps, epoch=2))
+    tic = time.perf_counter()
+    for _ in range(steps):
+        floor.train_next()
+    np.asarray(floor.net.trainable_variables[0][0, 0])
+    return time.perf_counter() - tic
+
+
+def epoch_lines(args, spec, models, floors):
+    from Models import train_vae as tv
+    lines = []
+    x_train = None
+    for jit in args.jit_settings:
+        floor = floors.get(jit)
+        if floor is None:
+            x_train = tf.constant(spec.x_train) if x_train is None else x_train
+            floor = FloorVAE(x_train, jit)
+        floor_s = time_floor_epoch(floor, len(spec.x_train), args.epoch_steps)
+        lines.append(f'| epoch | floor: {args.epoch_steps} steps | {xla_name(jit)} | {1e3 * floor_s:.0f} | '
+                     f'{args.epoch_steps * BATCH_N / floor_s:,.0f} img/s | | |')
+        cases = [(model_type, {}) for model_type in args.epoch_models]
+        if 'IGR_I_Dis' in args.epoch_models and 'discrete_probs' in tv.HYPER_KEYS:
+            cases.append(('IGR_I_Dis', {'discrete_probs': 'monte_carlo'}))
+        for model_type, overrides in cases:
+            model = None if overrides else models.get((model_type, jit))
+            if model is None:
+                model, _ = build_vae(model_type, jit, spec, **overrides)
+                model.attach_train_data(spec.x_train if x_train is None else x_train)
+            train_s, eval_s = time_epoch(model, spec, args.epoch_steps, args.test_n)
+            total = train_s + eval_s
+            ratio = total / floor_s
+            ok = ' (met)' if ratio <= TARGETS['epoch'] else ' (missed)'
+            label = model_type + ''.join(f', {k}={v}' for k, v in overrides.items())
+            lines.append(f'| epoch | {label}: {args.epoch_steps} steps + test evaluation | {xla_name(jit)} | '
+                         f'{1e3 * total:.0f} | train {train_s:.2f} s, eval {eval_s:.2f} s | '
+                         f'{fmt_ratio(ratio)} of floor epoch | <= {TARGETS["epoch"]}x{ok} |')
+        if args.epoch_models and not jit:
+            model_type = args.epoch_models[-1]
+            model = models.get((model_type, jit)) or build_vae(model_type, jit, spec)[0]
+            data_s = time_tf_data_epoch(model, spec, args.epoch_steps)
+            lines.append(f'| epoch | {model_type}: {args.epoch_steps} steps fed by tf.data (make_tf_datasets), no '
+                         f'evaluation | {xla_name(jit)} | {1e3 * data_s:.0f} | '
+                         f'{args.epoch_steps * BATCH_N / data_s:,.0f} img/s | {fmt_ratio(data_s / floor_s)} of floor '
+                         f'epoch | |')
+    return lines
+
+
+def memory_child(args):
+    """Body of the child process that measures the memory of one training epoch (train + evaluation)."""
+    from Utils.load_data import load_dataset
+    spec = load_dataset('mnist', 'dense')
+    model, _ = build_vae(args.memory_child, False, spec)
+    model.attach_train_data(spec.x_train)
+    time_epoch(model, spec, args.epoch_steps, args.test_n)
+    print(f'peak_rss_mb {peak_rss_mb():.1f}')
+
+
+def child_peak_rss_mb(args, model_type):
+    """Peak RSS of a fresh process that loads MNIST, builds `model_type` and runs one epoch with its evaluation."""
+    import subprocess
+    command = [sys.executable, str(pathlib.Path(__file__).resolve()), '--memory-child', model_type,
+               '--epoch-steps', str(args.epoch_steps)] + (['--test-n', str(args.test_n)] if args.test_n else [])
+    out = subprocess.run(command, check=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout
+    return float(out.split('peak_rss_mb')[-1].split()[0])
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Samplers
+# ---------------------------------------------------------------------------------------------------------------------
+def sampler_rows(args):
+    import tensorflow_probability as tfp
+    from Utils import Distributions as dist
+    rng = np.random.default_rng(0)
+    b, k, v = SAMPLER_BATCH, SAMPLER_K, SAMPLER_VARS
+    log_pi = tf.constant(np.log(rng.dirichlet(np.ones(k), size=(b, v))).astype(np.float32))  # (b, v, K)
+    log_pi_ours = tf.transpose(log_pi, [0, 2, 1])[:, :, None, :]                          # (b, K, 1, v)
+    mu = tf.constant(rng.normal(0., 1., (b, k - 1, 1, v)).astype(np.float32))
+    xi = tf.constant(rng.normal(-1., 0.3, (b, k - 1, 1, v)).astype(np.float32))
+    flow = dist.PlanarFlow(k - 1, v, seed=0)
+    makers = {
+        'GS': lambda s: dist.GS(log_pi_ours, TEMP, s).generate_sample(),
+        'IGR_I': lambda s: dist.IGR_I(mu, xi, TEMP, s).generate_sample(),
+        'IGR_Planar': lambda s: dist.IGR_Planar(mu, xi, TEMP, flow, s).generate_sample(),
+        'IGR_SB': lambda s: dist.IGR_SB(mu, xi, TEMP, s, threshold=0.99).generate_sample(),
+        'TFP RelaxedOneHotCategorical': lambda s: tfp.distributions.RelaxedOneHotCategorical(
+            TEMP, logits=log_pi).sample(s),
+    }
+    rows = []
+    for jit in args.jit_settings:
+        for s in args.sample_sizes:
+            for name in ['TFP RelaxedOneHotCategorical'] + list(args.samplers):
+                if jit and name == 'IGR_SB':
+                    continue  # psi has a data-dependent shape (n_required + 1 categories): XLA crashes on it (TF 2.20)
+                fn = tf.function(lambda s=s, name=name: makers[name](s), jit_compile=jit, autograph=False)
+                rows.append(Row('sampler', f'{name} S={s}', jit, fn, b * v * s))
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Report
+# ---------------------------------------------------------------------------------------------------------------------
+HEADER = ('| section | case | XLA | median ms | rate | vs reference | target |',
+          '|---|---|---|---:|---:|---:|---|')
+
+
+def fmt_ratio(value):
+    return '' if value is None or not np.isfinite(value) else f'{value:.2f}x'
+
+
+def step_lines(rows, floor_name, target_of):
+    lines = []
+    floors = {r.jit: r for r in rows if r.name == floor_name}
+    for row in rows:
+        if row.error:
+            lines.append(f'| {row.section} | {row.name} | {xla_name(row.jit)} | n/a | {row.error} | | |')
+            continue
+        floor = floors.get(row.jit)
+        ratio = row.median_ms / floor.median_ms if floor and row is not floor and floor.times else None
+        target = '' if row is floor else target_of(row.name)
+        ok = '' if ratio is None or not target else (' (met)' if ratio <= float(target[2:-1]) else ' (missed)')
+        lines.append(f'| {row.section} | {row.name} | {xla_name(row.jit)} | {row.median_ms:.2f} | '
+                     f'{row.rate:,.0f} img/s | {fmt_ratio(ratio)} | {target}{ok} |')
+    return lines
+
+
+def vae_target(name):
+    if name == 'IGR_SB_Dis':
+        return f'<= {TARGETS["IGR_SB_Dis"]}x'
+    return f'<= {TARGETS["discrete"]}x' if name.endswith('_Dis') else ''
+
+
+def sampler_lines(rows):
+    lines = []
+    refs = {(r.jit, r.name.split('S=')[1]): r for r in rows if r.name.startswith('TFP')}
+    for row in rows:
+        if row.error:
+            lines.append(f'| sampler | {row.name} | {xla_name(row.jit)} | n/a | {row.error} | | |')
+            continue
+        ref = refs.get((row.jit, row.name.split('S=')[1]))
+        is_ref = ref is row
+        ratio = row.median_ms / ref.median_ms if ref is not None and not is_ref and ref.times else None
+        target = f'<= {TARGETS["sampler_IGR_I"]}x' if row.name.startswith('IGR_I ') else ''
+        ok = '' if ratio is None or not target else (' (met)' if ratio <= TARGETS['sampler_IGR_I'] else ' (missed)')
+        lines.append(f'| sampler | {row.name} | {xla_name(row.jit)} | {row.median_ms:.2f} | '
+                     f'{row.rate / 1e6:.2f} M vec/s | {fmt_ratio(ratio)} | {target}{ok} |')
+    return lines
+
+
+def machine_line(args):
+    load = os.getloadavg() if hasattr(os, 'getloadavg') else (float('nan'),) * 3
+    return (f'# {platform.node()} {os.cpu_count()} CPUs, load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; '
+            f'TF {tf.__version__}, Python {platform.python_version()}; steps {args.steps} (median), warm-up '
+            f'{args.warmup}, rounds {args.rounds}, epoch steps {args.epoch_steps}')
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.memory_child:
+        return memory_child(args)
+    from Utils.load_data import load_dataset
+    tic_all = time.perf_counter()
+    spec = load_dataset('mnist', 'dense')
+    lines = [machine_line(args), *HEADER]
+    vae_floors, models = {}, {}
+    if 'vae' not in args.skip:
+        rows, vae_floors, models = vae_rows(args, spec)
+        time_rows(rows, args.steps, args.warmup, args.rounds)
+        lines += step_lines(rows, 'floor (Gaussian softmax)', vae_target)
+    if 'sop' not in args.skip:
+        rows, _ = sop_rows(args, spec)
+        time_rows(rows, args.steps, args.warmup, args.rounds)
+        lines += step_lines(rows, 'floor (Gaussian sigmoid)', lambda name: '')
+    if 'epoch' not in args.skip:
+        lines += epoch_lines(args, spec, models, vae_floors)
+    if 'sampler' not in args.skip:
+        rows = sampler_rows(args)
+        for size in args.sample_sizes:  # large draws take ~0.1 s a call: fewer calls suffice for a stable median
+            sized = [r for r in rows if r.name.endswith(f'S={size}')]
+            steps = args.steps if size <= 10 else max(args.steps // 4, 2)
+            time_rows(sized, steps, min(args.warmup, max(steps // 4, 1)), args.rounds)
+        lines += sampler_lines(rows)
+    if 'memory' not in args.skip:
+        model_type = args.epoch_models[0] if args.epoch_models else 'IGR_I_Dis'
+        lines.append(f'| memory | peak RSS, one {model_type} epoch + evaluation in a fresh process | off | | '
+                     f'{child_peak_rss_mb(args, model_type):,.0f} MB | | |')
+    lines.append(f'| memory | peak RSS of this benchmark process (every model above alive) | | | '
+                 f'{peak_rss_mb():,.0f} MB | | |')
+    lines.append(f'# total benchmark time {time.perf_counter() - tic_all:.0f} s')
+    text = '\n'.join(lines)
+    print(text, flush=True)
+    if args.out:
+        pathlib.Path(args.out).write_text(text + '\n')
+    return text
+
+
+if __name__ == '__main__':
+    main()
