@@ -395,11 +395,5 @@ def load_trained_sop(run_dir, epoch=None):
     h = validate_hyper(dict(ex.read_config(run_dir)['hyper']))
     model = SOPOptimizer(h)
     manager = ex.checkpoint_manager(run_dir, **model.trackables())
-    if epoch is None:
-        ex.restore_latest(manager)
-    else:
-        matches = [p for p in manager.checkpoints if p.endswith(f'-{int(epoch)}')]
-        if not matches:
-            raise FileNotFoundError(f'no checkpoint of epoch {epoch} in {run_dir}; kept: {manager.checkpoints}')
-        manager.checkpoint.restore(matches[0]).expect_partial()
+    ex.restore_epoch(manager, epoch)
     return model, h

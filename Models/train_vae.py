@@ -468,13 +468,7 @@ def load_trained_vae(run_dir, epoch=None):
         h[key] = tuple(h[key])
     model = OptVAE(h, tuple(data['image_shape']), data['likelihood'], prior=load_prior_for(h))
     manager = ex.checkpoint_manager(run_dir, **model.trackables())
-    if epoch is None:
-        ex.restore_latest(manager)
-    else:
-        matches = [p for p in manager.checkpoints if p.endswith(f'-{int(epoch)}')]
-        if not matches:
-            raise FileNotFoundError(f'no checkpoint of epoch {epoch} in {run_dir}; kept: {manager.checkpoints}')
-        manager.checkpoint.restore(matches[0]).expect_partial()
+    ex.restore_epoch(manager, epoch)
     return model, h
 
 

@@ -105,3 +105,18 @@ def test_progress_bar_is_silent_off_a_terminal_and_draws_on_one():
     bar = ex.ProgressBar(10, 'Epoch 1', stream=loud, enabled=True, interval=0.)
     bar.update(10)
     assert '10/10' in loud.getvalue()
+
+
+def test_restore_epoch_restores_that_epoch_and_names_kept_ones(tmp_path):
+    import tensorflow as tf
+    value = tf.Variable(0.)
+    manager = ex.checkpoint_manager(tmp_path, value=value)
+    for epoch in (1, 2):
+        value.assign(10. * epoch)
+        manager.save(checkpoint_number=epoch)
+    ex.restore_epoch(manager, 1)
+    assert float(value.numpy()) == 10.
+    ex.restore_epoch(manager)
+    assert float(value.numpy()) == 20.
+    with pytest.raises(FileNotFoundError, match='epoch 7.*kept'):
+        ex.restore_epoch(manager, 7)

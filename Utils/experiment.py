@@ -293,6 +293,20 @@ def restore_latest(manager):
     return path
 
 
+def restore_epoch(manager, epoch=None):
+    """Restore the checkpoint saved at `epoch` (None: the latest); returns its path.
+
+    Raises FileNotFoundError naming the kept checkpoints when that epoch was not kept.
+    """
+    if epoch is None:
+        return restore_latest(manager)
+    matches = [p for p in manager.checkpoints if p.endswith(f'-{int(epoch)}')]
+    if not matches:
+        raise FileNotFoundError(f'no checkpoint of epoch {epoch} in {manager.directory}; kept: {manager.checkpoints}')
+    manager.checkpoint.restore(matches[0]).expect_partial()
+    return matches[0]
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # Progress bar
 # ---------------------------------------------------------------------------------------------------------------------
