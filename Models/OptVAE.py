@@ -44,13 +44,13 @@ import tensorflow as tf
 
 from Models.VAENet import VAENet
 from Utils import Distributions as dist
+from Utils import experiment as ex
 
 keras = tf.keras
 
 DISCRETE_MC_SAMPLES = 100
 PRIOR_MC_SAMPLES = 10000
 VANISHED_GRAD_ATOL = 1e-10
-EVAL_SEED_OFFSET = 10_007
 
 MODEL_TYPES = {
     'GS_Dis': ('GS', False), 'IGR_I_Dis': ('IGR_I', False), 'IGR_Planar_Dis': ('IGR_Planar', False),
@@ -385,16 +385,8 @@ class OptVAE:
         self.disc_c = tuple(float(c) for c in h['disc_c_linspace'])
         self.run_jv = bool(h['run_jv'])
 
-        seed = int(h['seed'])
-        self.rng = tf.random.Generator.from_seed(seed)
-        self.eval_seed = seed + EVAL_SEED_OFFSET
-        self.eval_rng = tf.random.Generator.from_seed(self.eval_seed)
-        self.iteration = tf.Variable(0, dtype=tf.int64, trainable=False, name='iteration')
-        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name='epoch')
-        # Per-epoch bookkeeping, updated inside the compiled step and read once per epoch.
-        self.loss_sum = tf.Variable(0., dtype=tf.float64, trainable=False)
-        self.loss_steps = tf.Variable(0, dtype=tf.int64, trainable=False)
-        self.first_bad_iteration = tf.Variable(-1, dtype=tf.int64, trainable=False)
+        ex.init_training_state(self, h['seed'])
+        # Further per-epoch bookkeeping, updated inside the compiled step and read once per epoch.
         self.n_required_max = tf.Variable(0, dtype=tf.int32, trainable=False)
         self.threshold_unmet_steps = tf.Variable(0, dtype=tf.int32, trainable=False)
         self.grad_vanished = tf.Variable(0., dtype=tf.float64, trainable=False)

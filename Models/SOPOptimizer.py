@@ -30,7 +30,6 @@ EXPERIMENT = 'sop'
 METRIC_COLUMNS = ('TeNLL', 'TeNLLD', 'TeNLLMS', 'TrL')
 SMOKE_BATCH_N = 5
 TEST_ROWS_LIMIT = 20_000  # images x samples per test step
-EVAL_SEED_OFFSET = 10_007
 
 HYPER_KEYS = {
     'dataset_name': "'mnist' (binarized)",
@@ -137,14 +136,7 @@ class SOPOptimizer:
         self.optimizer.build(self.net.trainable_variables)
         self.batch_n, self.sample_size = int(h['batch_n']), int(h['sample_size'])
         self.test_sample_size = int(h['test_sample_size'])
-        self.rng = tf.random.Generator.from_seed(seed)
-        self.eval_seed = seed + EVAL_SEED_OFFSET
-        self.eval_rng = tf.random.Generator.from_seed(self.eval_seed)
-        self.iteration = tf.Variable(0, dtype=tf.int64, trainable=False, name='iteration')
-        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name='epoch')
-        self.loss_sum = tf.Variable(0., dtype=tf.float64, trainable=False)
-        self.loss_steps = tf.Variable(0, dtype=tf.int64, trainable=False)
-        self.first_bad_iteration = tf.Variable(-1, dtype=tf.int64, trainable=False)
+        ex.init_training_state(self, seed)
         self._step_in_epoch = tf.Variable(0, dtype=tf.int32, trainable=False)
         self._x_upper = self._x_lower = self._perm = None
         # Compiled steps. The noise is drawn and the batch gathered by outer (plain graph) functions; with jit_compile

@@ -277,6 +277,28 @@ class RunLog:
 # ---------------------------------------------------------------------------------------------------------------------
 # Checkpoints
 # ---------------------------------------------------------------------------------------------------------------------
+EVAL_SEED_OFFSET = 10_007
+"""The evaluation noise comes from its own generator, seeded `seed + EVAL_SEED_OFFSET` and reset at every evaluation."""
+
+
+def init_training_state(model, seed):
+    """Give a model the random generators and counters shared by the VAE and SOP training loops.
+
+    Sets `rng` (training noise), `eval_seed` / `eval_rng` (test noise), the checkpointed `iteration` and `epoch`
+    counters, and the per-epoch bookkeeping (`loss_sum`, `loss_steps`, `first_bad_iteration`) that the compiled
+    step updates and the epoch loop reads once per epoch.
+    """
+    import tensorflow as tf
+    model.rng = tf.random.Generator.from_seed(int(seed))
+    model.eval_seed = int(seed) + EVAL_SEED_OFFSET
+    model.eval_rng = tf.random.Generator.from_seed(model.eval_seed)
+    model.iteration = tf.Variable(0, dtype=tf.int64, trainable=False, name='iteration')
+    model.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name='epoch')
+    model.loss_sum = tf.Variable(0., dtype=tf.float64, trainable=False)
+    model.loss_steps = tf.Variable(0, dtype=tf.int64, trainable=False)
+    model.first_bad_iteration = tf.Variable(-1, dtype=tf.int64, trainable=False)
+
+
 def checkpoint_manager(run_dir, max_to_keep=2, **trackables):
     """A `tf.train.CheckpointManager` in `<run_dir>/checkpoints` over the given trackable objects."""
     import tensorflow as tf
