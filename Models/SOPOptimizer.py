@@ -179,11 +179,7 @@ class SOPOptimizer:
         variables = self.net.trainable_variables
         grads = tape.gradient(loss, variables)
         self.optimizer.apply_gradients(zip(grads, variables))
-        bad = tf.logical_and(tf.logical_not(tf.math.is_finite(loss)), self.first_bad_iteration < 0)
-        self.first_bad_iteration.assign(tf.where(bad, self.iteration, self.first_bad_iteration))
-        self.iteration.assign_add(1)
-        self.loss_sum.assign_add(tf.cast(loss, tf.float64))
-        self.loss_steps.assign_add(1)
+        ex.record_step(self, loss)
         return loss
 
     def _train_from_index(self):

@@ -299,6 +299,17 @@ def init_training_state(model, seed):
     model.first_bad_iteration = tf.Variable(-1, dtype=tf.int64, trainable=False)
 
 
+def record_step(model, loss):
+    """Inside a compiled train step: count the step, add its loss to the epoch's sum, and remember the first
+    iteration whose loss was not finite (read once per epoch, so the step never syncs with the host)."""
+    import tensorflow as tf
+    bad = tf.logical_and(tf.logical_not(tf.math.is_finite(loss)), model.first_bad_iteration < 0)
+    model.first_bad_iteration.assign(tf.where(bad, model.iteration, model.first_bad_iteration))
+    model.iteration.assign_add(1)
+    model.loss_sum.assign_add(tf.cast(loss, tf.float64))
+    model.loss_steps.assign_add(1)
+
+
 def checkpoint_manager(run_dir, max_to_keep=2, **trackables):
     """A `tf.train.CheckpointManager` in `<run_dir>/checkpoints` over the given trackable objects."""
     import tensorflow as tf
