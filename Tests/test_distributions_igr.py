@@ -101,6 +101,41 @@ def test_igr_probs_sum_to_one_without_normalisation(dtype, tol):
     np.testing.assert_allclose(np.exp(log_probs.numpy()), probs[:, :, 0], rtol=1e-5, atol=1e-30)
 
 
+@pytest.mark.parametrize('dtype', [tf.float32, tf.float64])
+def test_quadrature_panels_tile_the_domain_like_sorted_breakpoints(dtype):
+    # The panels come from "next breakpoint above" instead of a sort: they must be exactly the gaps between the
+    # sorted breakpoints (as a multiset), so they tile [lower, upper] with no overlap, whatever the ties.
+    rng = np.random.default_rng(3)
+    pairs, n = 64, 7
+    mu = rng.normal(0.0, 3.0, size=(pairs, n))
+    mu[:8] = 0.0                                                   # all categories equal: many tied breakpoints
+    sigma = np.exp(rng.uniform(-3.0, 2.0, size=(pairs, n)))
+    sigma[:8] = 1.0
+    grid, width, _ = D._QUAD_RULES[dtype]
+    left, length = D._quadrature_panels(tf.constant(mu, dtype), tf.constant(sigma, dtype), grid, width)
+    left, length = left.numpy(), length.numpy()
+    lower = np.maximum((mu - width * sigma).max(axis=1), 0.0)
+    upper = np.maximum((mu + width * sigma).max(axis=1), lower)
+    rtol = 1e-6 if dtype == tf.float32 else 1e-14
+    assert np.all(length >= 0.0)
+    for i in range(pairs):
+        bps = np.sort(left[i])
+        np.testing.assert_array_equal(np.sort(length[i]), np.sort(np.append(np.diff(bps), 0.0)))
+        # lower = mu_j - 6.5 sigma_j may cancel: its rounding is relative to the scale of the breakpoints
+        np.testing.assert_allclose([bps[0], bps[-1]], [lower[i], upper[i]], rtol=0.0, atol=rtol * (upper[i] + 1.0))
+
+
+def test_igr_probs_same_under_xla():
+    rng = np.random.default_rng(4)
+    mu = tf.constant(rng.normal(0.0, 3.0, size=(50, 9, 1, 30)), tf.float32)      # 1,500 pairs: several chunks
+    sigma = tf.constant(np.exp(rng.uniform(-3.0, 1.0, size=(50, 9, 1, 30))), tf.float32)
+    graph = D.compute_igr_probs(mu, sigma).numpy()
+    xla = tf.function(D.compute_igr_probs, jit_compile=True, autograph=False)(mu, sigma).numpy()
+    np.testing.assert_allclose(xla, graph, atol=2e-6)
+    reference = D.compute_igr_probs(tf.cast(mu, tf.float64), tf.cast(sigma, tf.float64)).numpy()
+    np.testing.assert_allclose(xla, reference, atol=1e-5)
+
+
 def test_igr_probs_one_dimension_reduces_to_phi():
     for m, s in [(0.7, 1.3), (-25.0, 0.01), (4.0, 20.0)]:
         mu, sigma = np.array([m]), np.array([s])
