@@ -12,11 +12,14 @@ Prints one markdown table; every row is measured in this one process. Sections:
   floor: the same Dense layers (sized as IGR-I's: 2 parameters per unit) with Gaussian noise through a sigmoid.
 - epoch: one MNIST epoch as `run_vae` runs it (937 steps with the progress bar and the periodic NaN check, the
   epoch statistics, then the test evaluation of all 10,000 test images), against 937 floor steps called in the
-  same kind of Python loop.
+  same kind of Python loop; `--epoch-repeats` interleaved repeats, medians reported.
 - sampler: `generate_sample()` of the `Utils.Distributions` samplers (batch 64, 50 categories, 30 variables) against
   `tfp.distributions.RelaxedOneHotCategorical(temp, logits).sample(S)` on the same sizes, both as compiled
   `tf.function`s; the rate counts relaxed one-hot vectors (batch x variables x samples) per second. Draws of more
   than 10 samples take ~0.1 s, so they are timed over a quarter of `--steps` calls.
+- quadrature: `compute_igr_probs` (the exact IGR-I category probabilities behind `TeELBOD`) for the 10,000 x 30
+  (image, variable) pairs of one MNIST evaluation (9 Gaussians each), in graph mode and under XLA (the evaluation
+  always compiles it); `--quick` uses 500 images.
 - memory: peak resident set size of a fresh process running one epoch and its evaluation (measured in a child
   process, since this one holds every model of the table), and of this process.
 
@@ -67,13 +70,15 @@ def parse_args(argv=None):
     parser.add_argument('--sample-sizes', default='1,100', help='comma-separated sample sizes of the samplers')
     parser.add_argument('--epoch-models', default=','.join(EPOCH_MODEL_TYPES), help='model types timed per epoch')
     parser.add_argument('--epoch-steps', type=int, help='train steps of the timed epoch (default 937; --quick 50)')
+    parser.add_argument('--epoch-repeats', type=int, help='timed epochs per case, interleaved with the floor epoch '
+                                                          '(median reported; default 3, --quick 1)')
     parser.add_argument('--test-n', type=int, help='test images evaluated in the timed epoch (default all 10,000; '
                                                    '--quick 500, the proportion of its 50 steps to 937)')
-    parser.add_argument('--skip', default='', help='comma-separated sections to skip: vae,sop,epoch,sampler,memory')
+    parser.add_argument('--skip', default='', help='comma-separated sections to skip: vae,sop,epoch,sampler,quadrature,memory')
     parser.add_argument('--out', help='also write the table to this file')
     parser.add_argument('--memory-child', help=argparse.SUPPRESS)  # internal: the memory-measuring child process
     args = parser.parse_args(argv)
-    defaults = dict(steps=(20, 200), warmup=(3, 20), rounds=(1, 10), epoch_steps=(50, 937), test_n=(500, None),
+    defaults = dict(steps=(20, 200), warmup=(3, 20), rounds=(1, 10), epoch_steps=(50, 937), epoch_repeats=(1, 3), test_n=(500, None),
                     jit=('off', 'both'))
     for key, (quick, full) in defaults.items():
         if getattr(args, key) is None:
@@ -84,6 +89,8 @@ def parse_args(argv=None):
     args.sample_sizes = [int(s) for s in split(args.sample_sizes)]
     args.jit_settings = {'off': [False], 'on': [True], 'both': [False, True]}[args.jit]
     epoch_n = 60000 // BATCH_N
+    if args.epoch_repeats < 1:
+        parser.error(f'--epoch-repeats must be at least 1, got {args.epoch_repeats}')
     if args.steps + args.warmup > epoch_n or args.epoch_steps > epoch_n:
         parser.error(f'--steps + --warmup and --epoch-steps must fit in one epoch ({epoch_n} steps)')
     return args
@@ -375,8 +382,25 @@ def time_floor_epoch(floor, n_train, steps):
     return time.perf_counter() - tic
 
 
-def epoch_lines(args, spec, models, floors):
+def epoch_cases(args, spec, models, jit, x_train):
+    """[(label, model)] of the epoch section for one XLA setting (models of the vae section are reused)."""
     from Models import train_vae as tv
+    cases = [(model_type, {}) for model_type in args.epoch_models]
+    if 'IGR_I_Dis' in args.epoch_models and 'discrete_probs' in tv.HYPER_KEYS:
+        cases.append(('IGR_I_Dis', {'discrete_probs': 'monte_carlo'}))
+    built = []
+    for model_type, overrides in cases:
+        model = None if overrides else models.get((model_type, jit))
+        if model is None:
+            model, _ = build_vae(model_type, jit, spec, **overrides)
+            model.attach_train_data(spec.x_train if x_train is None else x_train)
+        built.append((model_type + ''.join(f', {k}={v}' for k, v in overrides.items()), model))
+    return built
+
+
+def epoch_lines(args, spec, models, floors):
+    """Every repeat times the floor epoch and then each case's epoch; the ratio of a case is the median over the
+    repeats of its epoch over the floor epoch of the same repeat (neighbours in time share the machine's load)."""
     lines = []
     x_train = None
     for jit in args.jit_settings:
@@ -384,24 +408,20 @@ def epoch_lines(args, spec, models, floors):
         if floor is None:
             x_train = tf.constant(spec.x_train) if x_train is None else x_train
             floor = FloorVAE(x_train, jit)
-        floor_s = time_floor_epoch(floor, len(spec.x_train), args.epoch_steps)
-        lines.append(f'| epoch | floor: {args.epoch_steps} steps | {xla_name(jit)} | {1e3 * floor_s:.0f} | '
-                     f'{args.epoch_steps * BATCH_N / floor_s:,.0f} img/s | | |')
-        cases = [(model_type, {}) for model_type in args.epoch_models]
-        if 'IGR_I_Dis' in args.epoch_models and 'discrete_probs' in tv.HYPER_KEYS:
-            cases.append(('IGR_I_Dis', {'discrete_probs': 'monte_carlo'}))
-        for model_type, overrides in cases:
-            model = None if overrides else models.get((model_type, jit))
-            if model is None:
-                model, _ = build_vae(model_type, jit, spec, **overrides)
-                model.attach_train_data(spec.x_train if x_train is None else x_train)
-            train_s, eval_s = time_epoch(model, spec, args.epoch_steps, args.test_n)
-            total = train_s + eval_s
-            ratio = total / floor_s
+        cases = epoch_cases(args, spec, models, jit, x_train)
+        floor_s, timings = [], {label: [] for label, _ in cases}
+        for _ in range(args.epoch_repeats):
+            floor_s.append(time_floor_epoch(floor, len(spec.x_train), args.epoch_steps))
+            for label, model in cases:
+                timings[label].append(time_epoch(model, spec, args.epoch_steps, args.test_n))
+        lines.append(f'| epoch | floor: {args.epoch_steps} steps | {xla_name(jit)} | {1e3 * np.median(floor_s):.0f} | '
+                     f'{args.epoch_steps * BATCH_N / np.median(floor_s):,.0f} img/s | | |')
+        for label, _ in cases:
+            train_s, eval_s = (np.median(column) for column in zip(*timings[label]))
+            ratio = float(np.median([(t + e) / f for (t, e), f in zip(timings[label], floor_s)]))
             ok = ' (met)' if ratio <= TARGETS['epoch'] else ' (missed)'
-            label = model_type + ''.join(f', {k}={v}' for k, v in overrides.items())
             lines.append(f'| epoch | {label}: {args.epoch_steps} steps + test evaluation | {xla_name(jit)} | '
-                         f'{1e3 * total:.0f} | train {train_s:.2f} s, eval {eval_s:.2f} s | '
+                         f'{1e3 * (train_s + eval_s):.0f} | train {train_s:.2f} s, eval {eval_s:.2f} s | '
                          f'{fmt_ratio(ratio)} of floor epoch | <= {TARGETS["epoch"]}x{ok} |')
         if args.epoch_models and not jit:
             model_type = args.epoch_models[-1]
@@ -409,8 +429,8 @@ def epoch_lines(args, spec, models, floors):
             data_s = time_tf_data_epoch(model, spec, args.epoch_steps)
             lines.append(f'| epoch | {model_type}: {args.epoch_steps} steps fed by tf.data (make_tf_datasets), no '
                          f'evaluation | {xla_name(jit)} | {1e3 * data_s:.0f} | '
-                         f'{args.epoch_steps * BATCH_N / data_s:,.0f} img/s | {fmt_ratio(data_s / floor_s)} of floor '
-                         f'epoch | |')
+                         f'{args.epoch_steps * BATCH_N / data_s:,.0f} img/s | {fmt_ratio(data_s / floor_s[-1])} of '
+                         f'the last floor epoch | |')
     return lines
 
 
@@ -463,6 +483,32 @@ def sampler_rows(args):
                 fn = tf.function(lambda s=s, name=name: makers[name](s), jit_compile=jit, autograph=False)
                 rows.append(Row('sampler', f'{name} S={s}', jit, fn, b * v * s))
     return rows
+
+
+def quadrature_rows(args):
+    """compute_igr_probs on one evaluation's worth of (image, variable) pairs; mu and sigma spread like an encoder's."""
+    from Utils import Distributions as dist
+    rng = np.random.default_rng(0)
+    images = args.test_n or 10_000
+    shape = (images, CATEGORIES - 1, NUM_VARS)
+    mu = tf.constant(rng.normal(0.0, 2.0, shape).astype(np.float32))
+    sigma = tf.constant(np.exp(rng.normal(-1.0, 0.7, shape)).astype(np.float32))
+    rows = []
+    for jit in (False, True):
+        fn = tf.function(lambda: dist.compute_igr_probs(mu, sigma), jit_compile=jit, autograph=False)
+        rows.append(Row('quadrature', f'compute_igr_probs, {images:,} images x {NUM_VARS} variables',
+                        jit, fn, images * NUM_VARS))
+    return rows
+
+
+def quadrature_lines(rows):
+    lines = []
+    graph = next((r for r in rows if not r.jit and r.times), None)
+    for row in rows:
+        ratio = row.median_ms / graph.median_ms if graph is not None and row is not graph and row.times else None
+        lines.append(f'| quadrature | {row.name} | {xla_name(row.jit)} | {row.median_ms:.0f} | '
+                     f'{row.rate / 1e3:,.0f} k pairs/s | {fmt_ratio(ratio)} | |')
+    return lines
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -548,6 +594,10 @@ def main(argv=None):
             steps = args.steps if size <= 10 else max(args.steps // 4, 2)
             time_rows(sized, steps, min(args.warmup, max(steps // 4, 1)), args.rounds)
         lines += sampler_lines(rows)
+    if 'quadrature' not in args.skip:
+        rows = quadrature_rows(args)  # ~1 s a call: a few calls give a stable median
+        time_rows(rows, 5 if args.steps >= 50 else 1, 1, min(args.rounds, 5))
+        lines += quadrature_lines(rows)
     if 'memory' not in args.skip:
         model_type = args.epoch_models[0] if args.epoch_models else 'IGR_I_Dis'
         lines.append(f'| memory | peak RSS, one {model_type} epoch + evaluation in a fresh process | off | | '
