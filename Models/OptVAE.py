@@ -142,6 +142,11 @@ class DiscreteLatent:
     def prior_params(self, batch_n):
         raise NotImplementedError
 
+    def psi_jacobians(self, params, noise, draw):
+        """``[d psi / d theta for theta in params]``, each (b, K, n, S, v): entry [b, k, j, s, v] =
+        ``d psi_{b,k,s,v} / d theta_{b,j,v}`` (the Jacobian is block diagonal over examples and variables)."""
+        raise NotImplementedError
+
     def categories_used(self, draw):
         return tf.constant(self.categories, tf.int32)
 
@@ -176,6 +181,9 @@ class GSLatent(DiscreteLatent):
     def prior_params(self, batch_n):
         return [tf.zeros((batch_n, self.n, 1, self.v))]
 
+    def psi_jacobians(self, params, noise, draw):
+        return [dist.softmax_jacobian(draw['psi'], self.temp)]
+
 
 class IGRLatent(DiscreteLatent):
     """IGR-I: kappa = mu + sigma eps, psi = softmax++(h(kappa) / tau) with h the identity; K = n + 1.
@@ -199,6 +207,15 @@ class IGRLatent(DiscreteLatent):
 
     def transform(self, kappa):
         return kappa
+
+    def transform_jacobian(self, kappa, lam):
+        """``d h / d kappa`` (b, n, n, S, v), or None for the identity."""
+        return None
+
+    def psi_jacobians(self, params, noise, draw):
+        # kappa_j = mu_j + exp(xi_j) eps_j: d psi / d mu_j = d psi / d kappa_j, d psi / d xi_j = that * exp(xi_j) eps_j
+        d_kappa = dist.softmax_pp_jacobian(draw['psi'], self.temp, self.transform_jacobian(draw['kappa'], draw['lam']))
+        return [d_kappa, d_kappa * (tf.exp(params[1]) * noise)[:, None]]
 
     def truncation(self, lam):
         """(mask (1, n, 1, 1) or None, n_required int32 scalar, threshold met bool scalar)."""
@@ -321,12 +338,18 @@ class IGRPlanarLatent(IGRLatent):
     def transform(self, kappa):
         return self.flow(kappa)
 
+    def transform_jacobian(self, kappa, lam):
+        return self.flow.jacobian(kappa)
+
 
 class IGRSBFiniteLatent(IGRLatent):
     """IGR-SB-Finite: h = stick-breaking of sigmoid(kappa), a fixed number of categories."""
 
     def transform(self, kappa):
         return dist.igr_sb_lam(kappa)
+
+    def transform_jacobian(self, kappa, lam):
+        return dist.igr_sb_lam_jacobian(kappa, lam)
 
 
 class IGRSBLatent(IGRSBFiniteLatent):
@@ -392,6 +415,9 @@ class OptVAE:
         self.grad_vanished = tf.Variable(0., dtype=tf.float64, trainable=False)
         self.grad_total = tf.Variable(0., dtype=tf.float64, trainable=False)
         self.monitor_gradients = bool(h.get('monitor_gradients', False))
+        # a pure function of its inputs: ~25 elementwise passes over (P, b, K, n, S, v) values, which XLA fuses
+        # (IGR-SB with K = 50: a train step with the monitor 68 -> 39 ms), so compiled whatever jit_compile says
+        self._vanished_counts = tf.function(self._count_vanished, jit_compile=True, autograph=False)
 
         # Compiled steps. The noise is drawn by the outer function; with jit_compile the deterministic core (network,
         # objective, optimizer update) is compiled by XLA, so XLA changes only float rounding, not the random draws.
@@ -574,37 +600,26 @@ class OptVAE:
     def vanished_gradient_counts(self, params_d, noise_d, mask):
         """Entries of d psi / d (discrete encoder parameters) with |.| <= 1e-10, and the number of entries.
 
-        The Jacobian is block diagonal over (example, variable), so one forward-mode pass over a batch replicated
-        R = (number of parameter tensors) x n times, replica r carrying the unit tangent of one parameter
-        coordinate, gives every entry d psi_{b,k,s,v} / d theta_{b,j,v}.  Coordinates dropped by the IGR-SB
-        truncation are not counted.
+        The Jacobian is block diagonal over (example, variable); each latent family gives its blocks in closed form
+        (`psi_jacobians`: the softmax / softmax++ Jacobian times that of its transform), O(K n) per block instead
+        of one forward-mode pass per parameter coordinate. Coordinates dropped by the IGR-SB truncation (parameter
+        coordinates j and sample coordinates k; the softmax++ category is always kept) are not counted.
         """
-        params_d = [tf.stop_gradient(p) for p in params_d]
-        n, n_p = self.latent.n, len(params_d)
-        reps = n_p * n
-        eye = tf.eye(n, dtype=params_d[0].dtype)
-        tangents = []
-        for i in range(n_p):
-            blocks = [tf.zeros((n, n)) if j != i else eye for j in range(n_p)]
-            t = tf.concat(blocks, axis=0)  # (reps, n): replica r moves coordinate r - i*n of parameter i
-            tangents.append(tf.reshape(t, (reps, 1, n, 1, 1)))
-        tile = lambda t: tf.reshape(tf.broadcast_to(t[None], (reps,) + tuple(t.shape)),
-                                    (reps * t.shape[0],) + tuple(t.shape[1:]))
-        primals = [tile(p) for p in params_d]
-        shape = (reps,) + tuple(params_d[0].shape)
-        tangents = [tf.reshape(tf.broadcast_to(t, shape), primals[0].shape) for t in tangents]
-        with tf.autodiff.ForwardAccumulator(primals, tangents) as acc:
-            psi = self.latent.relaxed(primals, tile(noise_d), mask=mask)['psi']
-        jvp = tf.reshape(acc.jvp(psi), (reps, -1) + tuple(psi.shape[1:]))  # (reps, b, K, S, v)
-        vanished = tf.cast(tf.abs(jvp) <= VANISHED_GRAD_ATOL, tf.float64)
+        return self._vanished_counts([tf.stop_gradient(p) for p in params_d], noise_d, mask)
+
+    def _count_vanished(self, params_d, noise_d, mask):
+        draw = self.latent.relaxed(params_d, noise_d, mask=mask)
+        jacobians = tf.stack(self.latent.psi_jacobians(params_d, noise_d, draw))         # (P, b, K, n, S, v)
+        vanished = tf.cast(tf.abs(jacobians) <= VANISHED_GRAD_ATOL, tf.float64)
         if mask is None:
             return tf.reduce_sum(vanished), tf.cast(tf.size(vanished), tf.float64)
-        # only kept parameter coordinates j and kept sample coordinates k (the last category is always kept)
+        n = self.latent.n
         keep = tf.cast(tf.reshape(mask, (n,)), tf.float64)
-        weight_j = tf.reshape(tf.tile(keep, [n_p]), (reps, 1, 1, 1, 1))
-        weight_k = tf.reshape(tf.concat([keep, tf.ones((1,), tf.float64)], 0), (1, 1, n + 1, 1, 1))
-        weight = weight_j * weight_k * tf.ones_like(vanished)
-        return tf.reduce_sum(vanished * weight), tf.reduce_sum(weight)
+        weight_j = tf.reshape(keep, (1, 1, 1, n, 1, 1))
+        weight_k = tf.reshape(tf.concat([keep, tf.ones((1,), tf.float64)], 0), (1, 1, n + 1, 1, 1, 1))
+        kept_blocks = tf.cast(tf.size(vanished) // (n * (n + 1)), tf.float64)
+        return (tf.reduce_sum(vanished * weight_j * weight_k),
+                kept_blocks * tf.reduce_sum(keep) * (tf.reduce_sum(keep) + 1.))
 
     # ---- evaluation ----------------------------------------------------------------------------------------------
     def _test_step(self, x):

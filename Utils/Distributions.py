@@ -337,6 +337,24 @@ class PlanarFlow(tf.keras.layers.Layer):
             z = z + u_hat * h
         return z, log_det
 
+    def jacobian(self, z):
+        """``d flow(z) / dz``: (b, n, S, v) -> (b, n, n, S, v), entry [b, k, j] = d f_k / d z_j.
+
+        Layer i contributes ``I + u_hat h' w^T`` (``h' = 1 - tanh^2`` at its input); the layers compose by
+        ``J <- J + u_hat h' (w^T J)``, O(n^2) per (batch, sample, variable).
+        """
+        n = z.shape[1]
+        jac = tf.broadcast_to(tf.eye(n, dtype=z.dtype)[None, :, :, None, None],
+                              (tf.shape(z)[0], n, n, tf.shape(z)[2], tf.shape(z)[3]))
+        for i in range(self.n_layers):
+            w, _, b = self._params(i, z.dtype)
+            u_hat = self.u_hat(i, z.dtype)
+            h = tf.tanh(tf.reduce_sum(w * z, axis=1, keepdims=True) + b)
+            w_jac = tf.reduce_sum(w[:, :, None] * jac, axis=1, keepdims=True)            # (b, 1, n, S, v)
+            jac = jac + (u_hat * (1.0 - tf.square(h)))[:, :, None] * w_jac
+            z = z + u_hat * h
+        return jac
+
     def call(self, z):
         return self.forward_and_log_det(z)[0]
 
@@ -385,6 +403,15 @@ def igr_sb_lam(z):
     return stick_break_from_logits(z)
 
 
+def igr_sb_lam_jacobian(z, lam):
+    """``d lam / d z`` of :func:`igr_sb_lam` at z (lam = igr_sb_lam(z)): (b, n, S, v) -> (b, n, n, S, v),
+    entry [b, k, j] = ``lam_k (delta_kj sigmoid(-z_j) - [j < k] sigmoid(z_j))`` (lower triangular)."""
+    n = z.shape[1]
+    eye = tf.eye(n, dtype=z.dtype)[None, :, :, None, None]
+    strictly_lower = tf.constant(np.tril(np.ones((n, n)), -1), z.dtype)[None, :, :, None, None]
+    return lam[:, :, None] * (eye * tf.sigmoid(-z)[:, None] - strictly_lower * tf.sigmoid(z)[:, None])
+
+
 def compute_n_required(pi, threshold, truncation_option='quantile', quantile=DEFAULT_QUANTILE):
     """Number of leading stick pieces to keep, for the batch of draws ``pi`` (b, n, S, v).
 
@@ -429,6 +456,42 @@ def _scaled_masked(lam, temp, mask):
         minus_inf = tf.constant(-np.inf, dtype=lam.dtype)
         x = tf.where(tf.cast(mask, lam.dtype) > 0, x, minus_inf)
     return x
+
+
+def _sum_of_others(x):
+    """``sum_{k != m} x_k`` along axis 1, as exclusive prefix plus suffix sums: no cancellation where x_m dominates
+    (``1 - psi_m`` in float32 is 0 once psi_m rounds to 1, while the other probabilities still sum to e.g. 1e-6)."""
+    return tf.math.cumsum(x, axis=1, exclusive=True) + tf.math.cumsum(x, axis=1, exclusive=True, reverse=True)
+
+
+def softmax_jacobian(psi, temp):
+    """``d psi / d logits`` of ``psi = softmax(logits / tau)`` along axis 1: (b, K, S, v) -> (b, K, K, S, v),
+    entry [b, m, j] = ``psi_m (delta_mj - psi_j) / tau``, with ``1 - psi_m`` formed as ``sum_{k != m} psi_k``."""
+    eye = tf.eye(psi.shape[1], dtype=psi.dtype)[None, :, :, None, None]
+    own = eye * _sum_of_others(psi)[:, :, None]
+    return psi[:, :, None] * (own - (1.0 - eye) * psi[:, None]) / _as_float(temp, psi.dtype)
+
+
+def softmax_pp_jacobian(psi, temp, lam_jacobian=None):
+    """``d psi / d kappa`` of ``psi = softmax++(h(kappa) / tau)`` (masked categories included, with psi = 0).
+
+    psi: (b, n+1, S, v); lam_jacobian: ``d h / d kappa`` (b, n, n, S, v), entry [b, k, j] = d h_k / d kappa_j, or
+    None for the identity. Returns (b, n+1, n, S, v), entry [b, m, j] =
+    ``psi_m sum_{k <= n} (delta_mk - psi_k) J_kj / tau`` (the softmax++ Jacobian ``psi_m (delta_mk - psi_k) / tau``
+    times J), formed as ``psi_m ((sum_{k != m} psi_k) J_mj - sum_{k != m, k <= n} psi_k J_kj) / tau`` so that no
+    term cancels where psi_m is close to 1. A masked category has psi = 0, so its row and its column vanish.
+    """
+    n = psi.shape[1] - 1
+    others = _sum_of_others(psi)[:, :n, None]                                          # (b, n, 1, S, v)
+    if lam_jacobian is None:
+        eye = tf.eye(n, dtype=psi.dtype)[None, :, :, None, None]
+        bracket = eye * others - (1.0 - eye) * psi[:, None, :n]                        # (b, n, n, S, v)
+        last = -psi[:, None, :n]
+    else:
+        weighted = psi[:, :n, None] * lam_jacobian                                      # psi_k J_kj
+        bracket = others * lam_jacobian - _sum_of_others(weighted)
+        last = -tf.reduce_sum(weighted, axis=1, keepdims=True)
+    return psi[:, :, None] * tf.concat([bracket, last], axis=1) / _as_float(temp, psi.dtype)
 
 
 def igr_psi(lam, temp, mask=None, delta=1.0):
