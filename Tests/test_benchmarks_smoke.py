@@ -38,6 +38,7 @@ def test_benchmark_prints_its_table(capsys):
                      ('sop', 'IGR_I'), ('epoch', 'floor: 2 steps'), ('epoch', 'GS_Dis: 2 steps + test evaluation'),
                      ('sampler', 'TFP RelaxedOneHotCategorical S=2'), ('sampler', 'IGR_I S=2'),
                      ('quadrature', 'compute_igr_probs, 100 images x 30 variables'),
+                     ('monitor', 'IGR_SB_Dis K=50 + gradient monitor'),
                      ('memory', 'peak RSS of this benchmark process (every model above alive)')]:
         assert expected in cases, (expected, text)
     assert 'n/a' not in text, text

@@ -449,3 +449,16 @@ def test_compiled_igr_sb_step_with_mask():
     grads, n_required, met, psi = step(D.sample_normal((4, 10, 5, 3), seed=21))
     assert psi.shape == (4, 11, 5, 3) and 1 <= int(n_required) <= 10
     assert all(np.all(np.isfinite(g.numpy())) for g in grads)
+
+
+def test_sum_of_others_keeps_relative_accuracy_next_to_a_dominant_entry():
+    rng = np.random.default_rng(0)
+    small = rng.uniform(1e-9, 1e-7, size=(6, 7, 2))
+    x = np.concatenate([small[:, :3], 1.0 - small.sum(axis=1, keepdims=True), small[:, 3:]], axis=1)  # dominant
+    x[0, :] = 0.25                                                                    # all tied
+    x[1, 3] = -x[1, 3]                                                                # dominant and negative
+    x32 = x.astype(np.float32)
+    expected = x32.astype(np.float64).sum(axis=1, keepdims=True) - x32.astype(np.float64)
+    got = D._sum_of_others(tf.constant(x32)).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=0)
+    assert np.all(got[2:, 3] > 0)       # 1 - x_dominant would round to 0 or to a multiple of 6e-8 in float32

@@ -459,9 +459,16 @@ def _scaled_masked(lam, temp, mask):
 
 
 def _sum_of_others(x):
-    """``sum_{k != m} x_k`` along axis 1, as exclusive prefix plus suffix sums: no cancellation where x_m dominates
-    (``1 - psi_m`` in float32 is 0 once psi_m rounds to 1, while the other probabilities still sum to e.g. 1e-6)."""
-    return tf.math.cumsum(x, axis=1, exclusive=True) + tf.math.cumsum(x, axis=1, exclusive=True, reverse=True)
+    """``sum_{k != m} x_k`` along axis 1 without the cancellation of ``sum - x_m`` where x_m dominates (``1 - psi_m``
+    in float32 is 0 once psi_m rounds to 1, while the other probabilities still sum to e.g. 1e-6): the entries of
+    largest |x| get the sum of the others formed without them, the rest ``sum - x_m``, which for nonnegative x loses
+    at most a few ulps (signed x can cancel in any order of summation). Exclusive prefix + suffix sums would cost
+    O(n^2) per column under XLA."""
+    largest = tf.abs(x) >= tf.reduce_max(tf.abs(x), axis=1, keepdims=True)
+    zeros = tf.zeros_like(x)
+    rest = tf.reduce_sum(tf.where(largest, zeros, x), axis=1, keepdims=True)
+    largest_sum = tf.reduce_sum(tf.where(largest, x, zeros), axis=1, keepdims=True)   # ties: all of them
+    return tf.where(largest, rest + (largest_sum - x), rest + largest_sum - x)
 
 
 def softmax_jacobian(psi, temp):

@@ -8,6 +8,8 @@ Prints one markdown table; every row is measured in this one process. Sections:
   same `VAENet` encoder/decoder (encoder head 30 x 9 x 2, decoder input 30 x 10), Gaussian noise through a softmax
   over the 9 dimensions and a 0 (10 categories), closed-form Gaussian KL, Bernoulli likelihood, Adam, one compiled
   `tf.function` fed the same way. Rows are compared with the floor of the same XLA setting.
+- monitor: train steps of the Figure 4 models (10 categories, and IGR-SB also with 50) without and with the
+  vanished-gradient monitor (`monitor_gradients`), no XLA; the ratio is to the same model without it.
 - sop: one train step of every SOP `model_type` (batch 64, two layers of 200 units) through `SOPOptimizer.train_next`;
   floor: the same Dense layers (sized as IGR-I's: 2 parameters per unit) with Gaussian noise through a sigmoid.
 - epoch: one MNIST epoch as `run_vae` runs it (937 steps with the progress bar and the periodic NaN check, the
@@ -52,6 +54,8 @@ BATCH_N, NUM_VARS, CATEGORIES = 64, 30, 10
 SAMPLER_BATCH, SAMPLER_K, SAMPLER_VARS = 64, 50, 30
 TARGETS = {'discrete': 1.25, 'IGR_SB_Dis': 1.5, 'epoch': 1.4, 'sampler_IGR_I': 1.5}
 NAN_CHECK_EVERY = 100
+MONITOR_CASES = (('GS_Dis', 10), ('IGR_I_Dis', 10), ('IGR_Planar_Dis', 10), ('IGR_SB_Dis', 10), ('IGR_SB_Dis', 50))
+MONITOR_SUFFIX = ' + gradient monitor'
 TEMP = 0.25
 
 
@@ -74,7 +78,7 @@ def parse_args(argv=None):
                                                           '(median reported; default 3, --quick 1)')
     parser.add_argument('--test-n', type=int, help='test images evaluated in the timed epoch (default all 10,000; '
                                                    '--quick 500, the proportion of its 50 steps to 937)')
-    parser.add_argument('--skip', default='', help='comma-separated sections to skip: vae,sop,epoch,sampler,quadrature,memory')
+    parser.add_argument('--skip', default='', help='comma-separated sections to skip: vae,monitor,sop,epoch,sampler,quadrature,memory')
     parser.add_argument('--out', help='also write the table to this file')
     parser.add_argument('--memory-child', help=argparse.SUPPRESS)  # internal: the memory-measuring child process
     args = parser.parse_args(argv)
@@ -254,6 +258,39 @@ def vae_rows(args, spec):
             rows.append(Row('vae', model_type, jit, model.train_next, BATCH_N,
                             reset=lambda m=model, o=order: m.start_epoch(o)))
     return rows, floors, models
+
+
+def monitor_rows(args, spec):
+    """Train steps of the Figure 4 runs, each model without and with the vanished-gradient monitor (no XLA)."""
+    rows = []
+    x_train = tf.constant(spec.x_train)
+    for model_type, categories in MONITOR_CASES:
+        if model_type not in args.models:
+            continue
+        for monitor in (False, True):
+            overrides = {'monitor_gradients': monitor}
+            if categories != CATEGORIES:
+                overrides['n_required'] = categories if model_type.startswith('GS') else categories - 1
+            model, _ = build_vae(model_type, False, spec, **overrides)
+            order = epoch_order(len(spec.x_train), model.attach_train_data(x_train))
+            name = f'{model_type} K={categories}' + (MONITOR_SUFFIX if monitor else '')
+            rows.append(Row('monitor', name, False, model.train_next, BATCH_N,
+                            reset=lambda m=model, o=order: m.start_epoch(o)))
+    return rows
+
+
+def monitor_lines(rows):
+    lines = []
+    plain = {r.name: r for r in rows if not r.name.endswith(MONITOR_SUFFIX)}
+    for row in rows:
+        if row.error:
+            lines.append(f'| monitor | {row.name} | off | n/a | {row.error} | | |')
+            continue
+        ref = plain.get(row.name[:-len(MONITOR_SUFFIX)]) if row.name.endswith(MONITOR_SUFFIX) else None
+        ratio = row.median_ms / ref.median_ms if ref is not None and ref.times else None
+        lines.append(f'| monitor | {row.name} | off | {row.median_ms:.2f} | {row.rate:,.0f} img/s | '
+                     f'{fmt_ratio(ratio)} | |')
+    return lines
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -581,6 +618,10 @@ def main(argv=None):
         rows, vae_floors, models = vae_rows(args, spec)
         time_rows(rows, args.steps, args.warmup, args.rounds)
         lines += step_lines(rows, 'floor (Gaussian softmax)', vae_target)
+    if 'monitor' not in args.skip:
+        rows = monitor_rows(args, spec)
+        time_rows(rows, args.steps, args.warmup, args.rounds)
+        lines += monitor_lines(rows)
     if 'sop' not in args.skip:
         rows, _ = sop_rows(args, spec)
         time_rows(rows, args.steps, args.warmup, args.rounds)
