@@ -28,12 +28,12 @@ Usage (from the repository root)
     python3 vae_experiments/discrete_grid.py --smoke --set epochs=1 --cell 0   # seconds-long check
 
 Expected run time (measured on this machine: 2 shared CPU cores, MNIST, `dense` networks; one epoch = training +
-    test evaluation): GS ~15 s, IGR-I ~25 s, IGR-Planar ~25 s, IGR-SB ~70 s (50 categories; ~50 s of it is the
-    evaluation), so 100 epochs take ~25 min (GS) to ~2 h (IGR-SB) per run.  Table 1 is 4 models x 3 datasets x
+    test evaluation): GS ~7 s, IGR-I ~9 s, IGR-Planar ~9 s, IGR-SB ~35 s (50 categories; ~22 s of it is the Monte
+    Carlo evaluation), so 100 epochs take ~12 min (GS) to ~1 h (IGR-SB) per run.  Table 1 is 4 models x 3 datasets x
     7 temperatures x 5 seeds = 420 runs (CelebA's 64x64x3 conv network is much slower): run it as a cluster job
     array (`--cell` / SLURM_ARRAY_TASK_ID) or on a GPU.  The `figures` preset is 40 MNIST runs; its 20
-    gradient-monitored runs pay a forward-mode Jacobian per step: +~15 s/epoch for IGR-Planar and ~+470 s/epoch for
-    IGR-SB (98 parameter coordinates per variable) on this CPU, i.e. the IGR-SB "20" runs need ~14 h each here.
+    gradient-monitored runs pay a closed-form Jacobian per step: +~1 s/epoch for IGR-Planar and +~14 s/epoch for
+    IGR-SB (`--preset figures --cell 10 --set epochs=2`: 27 s of training per epoch, 105 s wall for the run).
     A `--smoke` cell takes ~5 s (plus ~10 s to start Python and TensorFlow).
 """
 import sys
@@ -102,7 +102,7 @@ PRESETS = {
 }
 """Named grids: models, datasets, temperatures (a list, or a dict model -> list), seeds and extra hyper values; or
 'parts', a list of presets whose cells are concatenated.  The vanished-gradient monitor (Figure 4) is switched on
-only for the "20" temperatures, where Figure 4 is drawn: it costs a forward-mode Jacobian per step."""
+only for the "20" temperatures, where Figure 4 is drawn: it costs a closed-form Jacobian per step."""
 DEFAULT_PRESET = 'table1'
 
 
