@@ -12,14 +12,20 @@ completed copy, with the model-dependent settings filled in by `complete_hyper` 
 that copy is what the run folder's `config.json` records.
 """
 import copy
+import datetime
 import time
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 
+from Models.OptVAE import MODEL_TYPES, OptVAE
 from Utils import experiment as ex
 from Utils import paths
+from Utils.Distributions import check_temperature
 from Utils.general import load_prior, prior_file_name
+from Utils.grid import enumerate_cells
+from Utils.load_data import ARCHITECTURES, DATASETS, load_dataset, test_batch_size
 
 EXPERIMENT = 'vae'
 METRIC_COLUMNS = ('TeELBO', 'TeELBOC', 'TeELBOD', 'TeJV', 'TeJVC', 'N', 'TrL')
@@ -75,12 +81,10 @@ DERIVED_KEYS = ('num_of_discrete_param', 'num_of_norm_param', 'latent_discrete_n
 
 
 def _model_types():
-    from Models.OptVAE import MODEL_TYPES
     return MODEL_TYPES
 
 
 def _datasets_and_architectures():
-    from Utils.load_data import ARCHITECTURES, DATASETS
     return DATASETS, ARCHITECTURES
 
 
@@ -125,7 +129,6 @@ def _check_values(h):
     family = _model_types()[h['model_type']][0]
     if family == 'GS' and h['n_required'] < 2:
         raise ex.HyperError(f'bad n_required {h["n_required"]!r}: GS needs at least 2 categories')
-    from Utils.Distributions import check_temperature
     check_temperature(float(h['temp']))
 
 
@@ -211,15 +214,12 @@ def epoch_permutation(seed, epoch, n_examples, steps, batch_n):
 
 
 def _test_batches(x_test):
-    import tensorflow as tf
-    from Utils.load_data import test_batch_size
     tb = test_batch_size(len(x_test), TEST_BATCH_LIMIT)
     return tf.constant(x_test.reshape((len(x_test) // tb, tb) + x_test.shape[1:]))
 
 
 def _build(hyper, data_spec):
     """The OptVAE of a completed hyper for a dataset (the IGR prior is read here, once)."""
-    from Models.OptVAE import OptVAE
     return OptVAE(hyper, data_spec.image_shape, data_spec.likelihood, prior=load_prior_for(hyper))
 
 
@@ -229,7 +229,6 @@ def _should_evaluate(epoch, hyper):
 
 def _save_png(path, grid):
     """grid: (rows, cols, H, W, C) floats in [0, 1] -> one PNG."""
-    import tensorflow as tf
     rows, cols, height, width, channels = grid.shape
     tiled = grid.transpose(0, 2, 1, 3, 4).reshape(rows * height, cols * width, channels)
     data = tf.io.encode_png(tf.cast(tf.round(tf.clip_by_value(tiled, 0., 1.) * 255.), tf.uint8))
@@ -341,7 +340,6 @@ def run_vae(hyper=None, run_with_sample=None, resume_dir=None):
         HyperError for bad hyper values, NonFiniteLossError when the loss becomes NaN/inf,
         Utils.load_data.MissingDataError when the dataset is not on the machine.
     """
-    from Utils.load_data import load_dataset
     if resume_dir is None:
         if hyper is None:
             raise ex.HyperError('run_vae needs a hyper dict (or resume_dir)')
@@ -393,7 +391,6 @@ def run_vae(hyper=None, run_with_sample=None, resume_dir=None):
 
 
 def _now():
-    import datetime
     return datetime.datetime.now().isoformat(timespec='seconds')
 
 
@@ -429,7 +426,6 @@ def run_vae_for_all_cases(hyper, model_cases, dataset_cases=None, temps=None, nu
     Returns:
         list of dicts (each with the cell's model_type, dataset_name, temp, seed and run_dir).
     """
-    from Utils.grid import enumerate_cells
     base = copy.deepcopy(hyper)
     ex.check_keys(base, VALID_KEYS)
     if seeds is None:
@@ -455,13 +451,11 @@ def load_trained_vae(run_dir, epoch=None):
         (OptVAE with weights restored, completed hyper dict). `model.sample_posterior_psi(x, S)` draws
         posterior samples psi (b, K, S, v); `model.evaluate(batches)` recomputes the test metrics.
     """
-    from Models.OptVAE import OptVAE
     run_dir = Path(run_dir)
     config = ex.read_config(run_dir)
     h = {**default_hyper(), **config['hyper']}  # keys added after the run was made take their defaults
     data = config.get('data')
     if data is None:
-        from Utils.load_data import load_dataset
         spec = load_dataset(h['dataset_name'], h['architecture'], run_with_sample=True)
         data = {'image_shape': list(spec.image_shape), 'likelihood': spec.likelihood}
     for key in ('cont_c_linspace', 'disc_c_linspace', 'width_height'):
@@ -474,7 +468,6 @@ def load_trained_vae(run_dir, epoch=None):
 
 def evaluate_trained_vae(run_dir, epoch=None):
     """Test metrics of a saved run (same numbers as its last evaluation when restored from the final checkpoint)."""
-    from Utils.load_data import load_dataset
     model, h = load_trained_vae(run_dir, epoch)
     spec = load_dataset(h['dataset_name'], h['architecture'], h['run_with_sample'])
     return model.evaluate(_test_batches(spec.x_test))
