@@ -31,7 +31,6 @@ EXPERIMENT = 'vae'
 METRIC_COLUMNS = ('TeELBO', 'TeELBOC', 'TeELBOD', 'TeJV', 'TeJVC', 'N', 'TrL')
 SMOKE_BATCH_N = 5
 TEST_BATCH_LIMIT = 500
-NAN_CHECK_EVERY = 100
 TRUNCATION_OPTIONS = ('quantile', 'max')
 DISCRETE_PROBS = ('exact', 'monte_carlo')
 
@@ -279,11 +278,9 @@ def _train_loop(model, hyper, spec, run_dir, log, manager, grad_log, start_epoch
         start_iteration = int(model.iteration.numpy())
         bar = ex.ProgressBar(steps, f'Epoch {epoch:4d}')
         tic = time.perf_counter()
-        for step in range(1, steps + 1):
-            model.train_next()
+        for step in range(1, steps + 1):  # no device reads inside the epoch: the first non-finite step is kept
+            model.train_next()            # in a variable and checked once the epoch ends
             bar.update(step)
-            if step % NAN_CHECK_EVERY == 0:
-                _check_finite(model, epoch, start_iteration, run_dir, log)
         stats = model.epoch_stats()
         seconds = time.perf_counter() - tic
         bar.close()
