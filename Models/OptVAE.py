@@ -202,7 +202,7 @@ class IGRLatent(DiscreteLatent):
             raise ValueError(f'the prior has mu {mu0.shape} and xi {xi0.shape}, expected (1, {self.n}, 1, 1) for '
                              f'{self.n} Gaussian dimensions ({self.n + 1} categories)')
         self.mu0, self.xi0 = tf.constant(mu0), tf.constant(xi0)
-        self._compiled_frequencies = None
+        self._mc_frequencies = tf.function(self._frequencies, jit_compile=self.xla_frequencies, autograph=False)
 
     categories = property(lambda self: self.n + 1)
 
@@ -268,18 +268,12 @@ class IGRLatent(DiscreteLatent):
     def mc_noise(self, rng, batch_n):
         return self.noise(rng, batch_n, DISCRETE_MC_SAMPLES), self.noise(rng, 1, PRIOR_MC_SAMPLES)
 
-    def _frequencies(self, params, noise, mask, axis):
+    def _frequencies(self, params, noise, mask, axis=2):
         """Frequencies of the zero-temperature categories over the draws in `noise` (b, n, M, v), averaged over
         `axis` (kept, size 1). Only lam is formed: the argmax does not need the relaxed sample psi."""
         mu, xi = params
         lam = self.transform(mu + tf.exp(xi) * noise)
         return tf.reduce_mean(self.hard(params, noise, {'lam': lam, 'mask': mask}), axis=axis, keepdims=True)
-
-    def _mc_frequencies(self, params, noise, mask, axis=2):
-        if self._compiled_frequencies is None:
-            self._compiled_frequencies = tf.function(self._frequencies, jit_compile=self.xla_frequencies,
-                                                     autograph=False)
-        return self._compiled_frequencies(params, noise, mask, axis)
 
     def _mc_log_probs(self, params, draw, noise):
         """log of the frequencies of the zero-temperature categories over the draws in `noise` (b, n, M, v)."""

@@ -79,14 +79,6 @@ VALID_KEYS = tuple(HYPER_KEYS)
 DERIVED_KEYS = ('num_of_discrete_param', 'num_of_norm_param', 'latent_discrete_n', 'iter_per_epoch')
 
 
-def _model_types():
-    return MODEL_TYPES
-
-
-def _datasets_and_architectures():
-    return DATASETS, ARCHITECTURES
-
-
 def default_hyper():
     """A fresh dict of defaults: IGR-I, 30 variables x 10 categories, binarized MNIST, dense networks."""
     return {
@@ -102,10 +94,9 @@ def default_hyper():
 
 
 def _check_values(h):
-    datasets, architectures = _datasets_and_architectures()
-    ex.check_choice('model_type', h['model_type'], tuple(_model_types()))
-    ex.check_choice('dataset_name', h['dataset_name'], datasets)
-    ex.check_choice('architecture', h['architecture'], architectures)
+    ex.check_choice('model_type', h['model_type'], tuple(MODEL_TYPES))
+    ex.check_choice('dataset_name', h['dataset_name'], DATASETS)
+    ex.check_choice('architecture', h['architecture'], ARCHITECTURES)
     ex.check_choice('truncation_option', h['truncation_option'], TRUNCATION_OPTIONS)
     ex.check_choice('discrete_probs', h['discrete_probs'], DISCRETE_PROBS)
     ex.check_number('temp', h['temp'], low=0., low_open=True)
@@ -125,7 +116,7 @@ def _check_values(h):
         ex.check_linspace(key, h[key])
     if h['prior_file'] is not None and not isinstance(h['prior_file'], (str, Path)):
         raise ex.HyperError(f'bad prior_file {h["prior_file"]!r}: expected None or a path')
-    family = _model_types()[h['model_type']][0]
+    family = MODEL_TYPES[h['model_type']][0]
     if family == 'GS' and h['n_required'] < 2:
         raise ex.HyperError(f'bad n_required {h["n_required"]!r}: GS needs at least 2 categories')
     check_temperature(float(h['temp']))
@@ -142,7 +133,7 @@ def complete_hyper(hyper):
     - batch_n: 5 in smoke mode (run_with_sample).
     """
     h = dict(hyper)
-    family, mixed = _model_types()[h['model_type']]
+    family, mixed = MODEL_TYPES[h['model_type']]
     is_gs = family == 'GS'
     h['num_of_discrete_param'] = 1 if is_gs else 2
     if mixed:

@@ -77,12 +77,13 @@ def parse_args(argv=None):
                                                           '(median reported; default 3, --quick 1)')
     parser.add_argument('--test-n', type=int, help='test images evaluated in the timed epoch (default all 10,000; '
                                                    '--quick 500, the proportion of its 50 steps to 937)')
-    parser.add_argument('--skip', default='', help='comma-separated sections to skip: vae,monitor,sop,epoch,sampler,quadrature,memory')
+    parser.add_argument('--skip', default='',
+                        help='comma-separated sections to skip: vae,monitor,sop,epoch,sampler,quadrature,memory')
     parser.add_argument('--out', help='also write the table to this file')
     parser.add_argument('--memory-child', help=argparse.SUPPRESS)  # internal: the memory-measuring child process
     args = parser.parse_args(argv)
-    defaults = dict(steps=(20, 200), warmup=(3, 20), rounds=(1, 10), epoch_steps=(50, 937), epoch_repeats=(1, 3), test_n=(500, None),
-                    jit=('off', 'both'))
+    defaults = dict(steps=(20, 200), warmup=(3, 20), rounds=(1, 10), epoch_steps=(50, 937), epoch_repeats=(1, 3),
+                    test_n=(500, None), jit=('off', 'both'))
     for key, (quick, full) in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, quick if args.quick else full)
@@ -169,9 +170,34 @@ def time_rows(rows, steps, warmup, rounds):
 
 
 # ---------------------------------------------------------------------------------------------------------------------
+# Floors
+# ---------------------------------------------------------------------------------------------------------------------
+class EpochFeed:
+    """What the floors share with OptVAE / SOPOptimizer: the training arrays stay on the device, each step gathers its
+    batch from a per-epoch permutation held in a variable, and only the step core is compiled with the XLA setting
+    (fetching the batch and the noise outside XLA, which would copy the captured training set into every call)."""
+
+    def _init_feed(self, n_examples, jit):
+        self.steps = n_examples // BATCH_N
+        self.perm = tf.Variable(tf.zeros((self.steps, BATCH_N), tf.int32), trainable=False)
+        self.step_in_epoch = tf.Variable(0, dtype=tf.int32, trainable=False)
+        self._core = tf.function(self._train_core, jit_compile=jit, autograph=False)
+        self.train_next = tf.function(self._train_next, autograph=False)
+
+    def start_epoch(self, permutation):
+        self.perm.assign(permutation)
+        self.step_in_epoch.assign(0)
+
+    def _next_index(self):
+        index = self.perm[self.step_in_epoch]
+        self.step_in_epoch.assign_add(1)
+        return index
+
+
+# ---------------------------------------------------------------------------------------------------------------------
 # VAE rows
 # ---------------------------------------------------------------------------------------------------------------------
-class FloorVAE:
+class FloorVAE(EpochFeed):
     """The compiled floor: same dense VAENet, Gaussian noise -> softmax over (z, 0), closed-form Gaussian KL."""
 
     def __init__(self, x_train, jit, seed=0):
@@ -184,21 +210,10 @@ class FloorVAE:
         self.optimizer.build(self.net.trainable_variables)
         self.rng = tf.random.Generator.from_seed(seed)
         self.x_train = tf.convert_to_tensor(x_train)
-        self.steps = int(self.x_train.shape[0]) // BATCH_N
-        self.perm = tf.Variable(tf.zeros((self.steps, BATCH_N), tf.int32), trainable=False)
-        self.step_in_epoch = tf.Variable(0, dtype=tf.int32, trainable=False)
-        # as in OptVAE: the batch and the noise are fetched outside XLA (XLA would copy the captured training set
-        # into every call), the step itself is compiled with the given setting
-        self._core = tf.function(self._train_core, jit_compile=jit, autograph=False)
-        self.train_next = tf.function(self._train_next, autograph=False)
-
-    def start_epoch(self, permutation):
-        self.perm.assign(permutation)
-        self.step_in_epoch.assign(0)
+        self._init_feed(int(self.x_train.shape[0]), jit)
 
     def _train_next(self):
-        x = tf.gather(self.x_train, self.perm[self.step_in_epoch])
-        self.step_in_epoch.assign_add(1)
+        x = tf.gather(self.x_train, self._next_index())
         return self._core(x, self.rng.normal((BATCH_N, self.n, self.v)))
 
     def _train_core(self, x, eps):
@@ -239,10 +254,9 @@ def epoch_order(n_examples, steps, epoch=1):
     return epoch_permutation(0, epoch, n_examples, steps, BATCH_N)
 
 
-def vae_rows(args, spec):
+def vae_rows(args, spec, x_train):
     rows, floors, models = [], {}, {}
     n_train = len(spec.x_train)
-    x_train = tf.constant(spec.x_train)  # one device copy shared by every model (attach_train_data keeps tensors)
     for jit in args.jit_settings:
         floor = FloorVAE(x_train, jit)
         floors[jit] = floor
@@ -259,10 +273,9 @@ def vae_rows(args, spec):
     return rows, floors, models
 
 
-def monitor_rows(args, spec):
+def monitor_rows(args, spec, x_train):
     """Train steps of the Figure 4 runs, each model without and with the vanished-gradient monitor (no XLA)."""
     rows = []
-    x_train = tf.constant(spec.x_train)
     for model_type, categories in MONITOR_CASES:
         if model_type not in args.models:
             continue
@@ -295,7 +308,7 @@ def monitor_lines(rows):
 # ---------------------------------------------------------------------------------------------------------------------
 # SOP rows
 # ---------------------------------------------------------------------------------------------------------------------
-class FloorSOP:
+class FloorSOP(EpochFeed):
     """Same Dense layers as the IGR-I SOP network; units = sigmoid(mu + sigma eps); summed cross-entropy; Adam."""
 
     def __init__(self, x_upper, x_lower, jit, units=200, layers=2, seed=0):
@@ -313,19 +326,10 @@ class FloorSOP:
         self.optimizer.build(self.variables)
         self.rng = tf.random.Generator.from_seed(seed)
         self.x_upper, self.x_lower = tf.convert_to_tensor(x_upper), tf.convert_to_tensor(x_lower)
-        self.steps = int(self.x_upper.shape[0]) // BATCH_N
-        self.perm = tf.Variable(tf.zeros((self.steps, BATCH_N), tf.int32), trainable=False)
-        self.step_in_epoch = tf.Variable(0, dtype=tf.int32, trainable=False)
-        self._core = tf.function(self._train_core, jit_compile=jit, autograph=False)
-        self.train_next = tf.function(self._train_next, autograph=False)
-
-    def start_epoch(self, permutation):
-        self.perm.assign(permutation)
-        self.step_in_epoch.assign(0)
+        self._init_feed(int(self.x_upper.shape[0]), jit)
 
     def _train_next(self):
-        index = self.perm[self.step_in_epoch]
-        self.step_in_epoch.assign_add(1)
+        index = self._next_index()
         noise = [self.rng.normal((BATCH_N, self.units)) for _ in self.param_layers]
         return self._core(tf.gather(self.x_upper, index), tf.gather(self.x_lower, index), noise)
 
@@ -427,21 +431,17 @@ def epoch_cases(args, spec, models, jit, x_train):
         model = None if overrides else models.get((model_type, jit))
         if model is None:
             model, _ = build_vae(model_type, jit, spec, **overrides)
-            model.attach_train_data(spec.x_train if x_train is None else x_train)
+            model.attach_train_data(x_train)
         built.append((model_type + ''.join(f', {k}={v}' for k, v in overrides.items()), model))
     return built
 
 
-def epoch_lines(args, spec, models, floors):
+def epoch_lines(args, spec, models, floors, x_train):
     """Every repeat times the floor epoch and then each case's epoch; the ratio of a case is the median over the
     repeats of its epoch over the floor epoch of the same repeat (neighbours in time share the machine's load)."""
     lines = []
-    x_train = None
     for jit in args.jit_settings:
-        floor = floors.get(jit)
-        if floor is None:
-            x_train = tf.constant(spec.x_train) if x_train is None else x_train
-            floor = FloorVAE(x_train, jit)
+        floor = floors.get(jit) or FloorVAE(x_train, jit)
         cases = epoch_cases(args, spec, models, jit, x_train)
         floor_s, timings = [], {label: [] for label, _ in cases}
         for _ in range(args.epoch_repeats):
@@ -609,14 +609,15 @@ def main(argv=None):
     from Utils.load_data import load_dataset
     tic_all = time.perf_counter()
     spec = load_dataset('mnist', 'dense')
+    x_train = tf.constant(spec.x_train)  # the training images as one tensor, read by every section's models
     lines = [machine_line(args), *HEADER]
     vae_floors, models = {}, {}
     if 'vae' not in args.skip:
-        rows, vae_floors, models = vae_rows(args, spec)
+        rows, vae_floors, models = vae_rows(args, spec, x_train)
         time_rows(rows, args.steps, args.warmup, args.rounds)
         lines += step_lines(rows, 'floor (Gaussian softmax)', vae_target)
     if 'monitor' not in args.skip:
-        rows = monitor_rows(args, spec)
+        rows = monitor_rows(args, spec, x_train)
         time_rows(rows, args.steps, args.warmup, args.rounds)
         lines += monitor_lines(rows)
     if 'sop' not in args.skip:
@@ -624,7 +625,7 @@ def main(argv=None):
         time_rows(rows, args.steps, args.warmup, args.rounds)
         lines += step_lines(rows, 'floor (Gaussian sigmoid)', lambda name: '')
     if 'epoch' not in args.skip:
-        lines += epoch_lines(args, spec, models, vae_floors)
+        lines += epoch_lines(args, spec, models, vae_floors, x_train)
     if 'sampler' not in args.skip:
         rows = sampler_rows(args)
         for size in args.sample_sizes:  # large draws take ~0.1 s a call: fewer calls suffice for a stable median
