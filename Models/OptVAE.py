@@ -43,6 +43,7 @@ import numpy as np
 import tensorflow as tf
 
 from Models.VAENet import VAENet
+from Models.vae_hyper import MODEL_TYPES  # noqa: F401  (re-exported: the table lives with the hyper schema)
 from Utils import Distributions as dist
 from Utils import experiment as ex
 
@@ -52,13 +53,6 @@ DISCRETE_MC_SAMPLES = 100
 PRIOR_MC_SAMPLES = 10000
 VANISHED_GRAD_ATOL = 1e-10
 
-MODEL_TYPES = {
-    'GS_Dis': ('GS', False), 'IGR_I_Dis': ('IGR_I', False), 'IGR_Planar_Dis': ('IGR_Planar', False),
-    'IGR_SB_Finite_Dis': ('IGR_SB_Finite', False), 'IGR_SB_Dis': ('IGR_SB', False),
-    'GS': ('GS', True), 'IGR_I': ('IGR_I', True), 'IGR_Planar': ('IGR_Planar', True),
-    'IGR_SB_Finite': ('IGR_SB_Finite', True), 'IGR_SB': ('IGR_SB', True),
-}
-"""model_type -> (discrete family, has Gaussian latents)."""
 
 
 def model_family(model_type):
@@ -443,13 +437,13 @@ class OptVAE:
         self.test_step = compiled(OptVAE._test_step, reduce_retracing=True)
         self._indexed_train_step = compiled(OptVAE._train_from_index)
         self._x_train = self._perm = None
-        self._step_in_epoch = tf.Variable(0, dtype=tf.int32, trainable=False)
 
     # ---- checkpointing -------------------------------------------------------------------------------------------
     def trackables(self):
-        """Objects a checkpoint must hold to resume training exactly."""
-        return {'net': self.net, 'optimizer': self.optimizer, 'iteration': self.iteration, 'epoch': self.epoch,
-                'rng': self.rng}
+        """Objects a checkpoint must hold to resume training exactly, mid-epoch included."""
+        return {'net': self.net, 'optimizer': self.optimizer, **ex.training_state_trackables(self),
+                'n_required_max': self.n_required_max, 'threshold_unmet_steps': self.threshold_unmet_steps,
+                'grad_vanished': self.grad_vanished, 'grad_total': self.grad_total}
 
     # ---- building blocks -----------------------------------------------------------------------------------------
     def encode(self, x):
@@ -565,8 +559,8 @@ class OptVAE:
         return loss
 
     def _train_from_index(self):
-        index = self._perm[self._step_in_epoch]
-        self._step_in_epoch.assign_add(1)
+        index = self._perm[self.step_in_epoch]
+        self.step_in_epoch.assign_add(1)
         return self._train_step(tf.gather(self._x_train, index))
 
     def attach_train_data(self, x_train):
@@ -583,12 +577,16 @@ class OptVAE:
     def start_epoch(self, permutation):
         """permutation: int array (steps, batch_n) of training indices for this epoch; resets the epoch stats."""
         self._perm.assign(permutation)
-        self._step_in_epoch.assign(0)
+        self.step_in_epoch.assign(0)
         for var in (self.loss_sum, self.grad_vanished, self.grad_total):
             var.assign(tf.zeros_like(var))
         for var in (self.loss_steps, self.n_required_max, self.threshold_unmet_steps):
             var.assign(tf.zeros_like(var))
         self.first_bad_iteration.assign(-1)
+
+    def continue_epoch(self, permutation):
+        """The permutation of an epoch resumed mid-way: the restored step and statistics are kept."""
+        self._perm.assign(permutation)
 
     def train_next(self):
         """Train on the next batch of the current epoch's permutation."""

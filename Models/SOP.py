@@ -22,9 +22,9 @@ Noise tensors are shaped (rows, noise_dims, units) and flattened samples live on
 import numpy as np
 import tensorflow as tf
 
+from Models.sop_hyper import SOP_MODEL_TYPES  # noqa: F401  (the list lives with the hyper schema)
 from Utils import Distributions as dist
 
-SOP_MODEL_TYPES = ('GS', 'IGR_I', 'IGR_Planar', 'IGR_SB')
 PARAMS_PER_UNIT = {'GS': 1, 'IGR_I': 2, 'IGR_Planar': 2, 'IGR_SB': 4}
 NOISE_DIMS = {'GS': 1, 'IGR_I': 1, 'IGR_Planar': 1, 'IGR_SB': 2}
 

@@ -15,7 +15,6 @@ the units per image (batch mean), with Adam. Test metrics (per image, nats), wri
   TrL      mean training loss of the epoch.
 Run folders, logs, checkpoints and resume follow `Utils/experiment.py` (same as the VAEs).
 """
-import copy
 import math
 import time
 from pathlib import Path
@@ -23,75 +22,15 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from Models.SOP import SOP_MODEL_TYPES, SOPNet, bernoulli_log_lik
+from Models.SOP import SOPNet, bernoulli_log_lik
+from Models.sop_hyper import (HYPER_KEYS, SMOKE_BATCH_N, SOP_MODEL_TYPES, VALID_KEYS,  # noqa: F401
+                              default_hyper, validate_hyper)
 from Utils import experiment as ex
+from Utils.training_loop import NonFiniteLossError, epoch_permutation, resume_point, train_epochs  # noqa: F401
 
 EXPERIMENT = 'sop'
 METRIC_COLUMNS = ('TeNLL', 'TeNLLD', 'TeNLLMS', 'TrL')
-SMOKE_BATCH_N = 5
 TEST_ROWS_LIMIT = 20_000  # images x samples per test step
-
-HYPER_KEYS = {
-    'dataset_name': "'mnist' (binarized)",
-    'model_type': f'one of {SOP_MODEL_TYPES}',
-    'temp': 'temperature tau > 0',
-    'sample_size': 'relaxed samples per image and training step',
-    'test_sample_size': 'discretized samples per test image for TeNLLMS',
-    'units': 'relaxed Bernoulli units per stochastic layer',
-    'stochastic_layers': 'number of stochastic layers',
-    'learning_rate': 'Adam learning rate',
-    'batch_n': 'training batch size (5 in smoke mode)',
-    'epochs': 'training epochs',
-    'check_every': 'evaluate every this many epochs (and at the first and last)',
-    'run_with_sample': 'smoke mode: a few dozen images, batch 5',
-    'num_of_repetitions': 'runs per cell in the grid script (seeds seed, seed+1, ...)',
-    'width_height': 'shape of the input half (14, 28, 1); the output is the other half',
-    'iter_per_epoch': 'derived: training steps per epoch',
-    'seed': 'seed of the weights, the data order and the noise',
-    'save_every': 'checkpoint every this many epochs (0: only at the end); always at the end',
-    'jit_compile': 'compile the steps with XLA',
-}
-VALID_KEYS = tuple(HYPER_KEYS)
-DATASETS = ('mnist',)
-
-
-def default_hyper():
-    """Settings of Table 3: IGR-I, two layers of 200 units, batch 64, Adam 3e-4, 50 epochs."""
-    return {'dataset_name': 'mnist', 'model_type': 'IGR_I', 'temp': 0.5, 'sample_size': 1, 'test_sample_size': 100,
-            'units': 200, 'stochastic_layers': 2, 'learning_rate': 3e-4, 'batch_n': 64, 'epochs': 50,
-            'check_every': 1, 'run_with_sample': False, 'num_of_repetitions': 1, 'width_height': (14, 28, 1),
-            'iter_per_epoch': None, 'seed': 0, 'save_every': 10, 'jit_compile': False}
-
-
-def validate_hyper(hyper, run_with_sample=None):
-    """Check a hyper dict and return a completed copy (defaults for missing keys). Never modifies the argument.
-
-    Raises `Utils.experiment.HyperError` (a ValueError) naming an unknown key (and the valid ones) or a bad value.
-    """
-    if not isinstance(hyper, dict):
-        raise ex.HyperError(f'hyper must be a dict, got {type(hyper).__name__}')
-    ex.check_keys(hyper, VALID_KEYS)
-    h = {**default_hyper(), **copy.deepcopy(hyper)}
-    if run_with_sample is not None:
-        h['run_with_sample'] = bool(run_with_sample)
-    ex.check_choice('model_type', h['model_type'], SOP_MODEL_TYPES)
-    ex.check_choice('dataset_name', h['dataset_name'], DATASETS)
-    ex.check_number('temp', h['temp'], low=0., low_open=True)
-    ex.check_number('learning_rate', h['learning_rate'], low=0., low_open=True)
-    for key in ('sample_size', 'test_sample_size', 'units', 'stochastic_layers', 'batch_n', 'epochs', 'check_every',
-                'num_of_repetitions'):
-        ex.check_number(key, h[key], low=1, integer=True)
-    for key in ('seed', 'save_every'):
-        ex.check_number(key, h[key], low=0, integer=True)
-    for key in ('run_with_sample', 'jit_compile'):
-        ex.check_bool(key, h[key])
-    if tuple(h['width_height']) != (14, 28, 1):
-        raise ex.HyperError(f'bad width_height {h["width_height"]!r}: only (14, 28, 1) (upper half of MNIST) is '
-                            f'supported')
-    h['width_height'] = tuple(h['width_height'])
-    if h['run_with_sample']:
-        h['batch_n'] = SMOKE_BATCH_N
-    return h
 
 
 def split_halves(images):
@@ -107,12 +46,6 @@ def load_sop_data(run_with_sample=False):
     train_u, train_l = split_halves(spec.x_train)
     test_u, test_l = split_halves(spec.x_test)
     return {'x_train_upper': train_u, 'x_train_lower': train_l, 'x_test_upper': test_u, 'x_test_lower': test_l}
-
-
-def epoch_permutation(seed, epoch, n_examples, steps, batch_n):
-    """Training order of one epoch, (steps, batch_n) indices, a function of (seed, epoch) only (exact resume)."""
-    order = np.random.default_rng([int(seed), int(epoch)]).permutation(n_examples)
-    return order[:steps * batch_n].reshape(steps, batch_n).astype(np.int32)
 
 
 def test_batch_size(n_test, samples):
@@ -137,7 +70,6 @@ class SOPOptimizer:
         self.batch_n, self.sample_size = int(h['batch_n']), int(h['sample_size'])
         self.test_sample_size = int(h['test_sample_size'])
         ex.init_training_state(self, seed)
-        self._step_in_epoch = tf.Variable(0, dtype=tf.int32, trainable=False)
         self._x_upper = self._x_lower = self._perm = None
         # Compiled steps. The noise is drawn and the batch gathered by outer (plain graph) functions; with jit_compile
         # only the deterministic core (network, loss, Adam update) is compiled by XLA, so XLA changes float rounding,
@@ -151,9 +83,8 @@ class SOPOptimizer:
         self._indexed_train_step = compiled(self._train_from_index)
 
     def trackables(self):
-        """Objects a checkpoint must hold to resume exactly."""
-        return {'net': self.net, 'optimizer': self.optimizer, 'iteration': self.iteration, 'epoch': self.epoch,
-                'rng': self.rng}
+        """Objects a checkpoint must hold to resume exactly, mid-epoch included."""
+        return {'net': self.net, 'optimizer': self.optimizer, **ex.training_state_trackables(self)}
 
     # ---- objective -------------------------------------------------------------------------------------------------
     def log_lik_samples(self, x_upper, x_lower, samples, rng, hard=False):
@@ -183,8 +114,8 @@ class SOPOptimizer:
         return loss
 
     def _train_from_index(self):
-        index = self._perm[self._step_in_epoch]
-        self._step_in_epoch.assign_add(1)
+        index = self._perm[self.step_in_epoch]
+        self.step_in_epoch.assign_add(1)
         return self._train_step(tf.gather(self._x_upper, index), tf.gather(self._x_lower, index))
 
     def attach_train_data(self, x_upper, x_lower):
@@ -197,10 +128,14 @@ class SOPOptimizer:
     def start_epoch(self, permutation):
         """permutation (steps, batch_n) training indices of this epoch; resets the epoch's statistics."""
         self._perm.assign(permutation)
-        self._step_in_epoch.assign(0)
+        self.step_in_epoch.assign(0)
         self.loss_sum.assign(0.)
         self.loss_steps.assign(0)
         self.first_bad_iteration.assign(-1)
+
+    def continue_epoch(self, permutation):
+        """The permutation of an epoch resumed mid-way: the restored step and statistics are kept."""
+        self._perm.assign(permutation)
 
     def train_next(self):
         return self._indexed_train_step()
@@ -246,23 +181,8 @@ class SOPOptimizer:
         return tf.sigmoid(logits)
 
 
-class NonFiniteLossError(RuntimeError):
-    """The training loss became NaN or infinite."""
-
-
 def _should_evaluate(epoch, h):
     return epoch == 1 or epoch == h['epochs'] or epoch % h['check_every'] == 0
-
-
-def _check_finite(model, epoch, run_dir, log):
-    bad = int(model.first_bad_iteration.numpy())
-    if bad < 0:
-        return
-    message = (f'Non-finite training loss at epoch {epoch} (global iteration {bad + 1}) of run {run_dir}; training '
-               f'stopped. The last checkpoint holds the weights before it. Try a higher temperature.')
-    log.line(f'# ERROR: {message}')
-    log.status(error=message)
-    raise NonFiniteLossError(message)
 
 
 def _final_metrics(run_dir):
@@ -298,21 +218,25 @@ def write_prediction_image(model, x_upper, x_lower, path, count=8, seed=0):
     return grid
 
 
-def run_sop(hyper=None, run_with_sample=None, resume_dir=None, data=None):
+def run_sop(hyper=None, run_with_sample=None, resume_dir=None, data=None, run_dir=None):
     """Train one SOP model and return its final test metrics.
 
     Args:
         hyper: hyper dict (see HYPER_KEYS; missing keys take `default_hyper()` values). Not modified.
         run_with_sample: overrides hyper['run_with_sample'] when given (True: smoke mode, seconds).
-        resume_dir: folder of an interrupted run: continues from its last checkpoint in the same folder (metrics of
-            later epochs are dropped and redone); `hyper` may be None, or the same hyper with more `epochs`.
+        resume_dir: folder of an interrupted run: continues from its newest checkpoint (mid-epoch after a signal)
+            in the same folder (logged epochs after it are dropped and redone); `hyper` may be None, or the same
+            hyper with more `epochs`.
         data: optional dict from `load_sop_data` (to share the loaded halves across runs).
+        run_dir: train in this folder: a new run when it holds no config.json yet, else as `resume_dir`.
     Returns:
         dict with TeNLL, TeNLLD, TeNLLMS, TrL, seconds, epoch (of the last evaluation) and run_dir.
     Raises:
         HyperError for bad hyper values, NonFiniteLossError when the loss becomes NaN/inf,
-        Utils.load_data.MissingDataError when MNIST is not on the machine.
+        Utils.experiment.Interrupted after a stop signal, Utils.load_data.MissingDataError when MNIST is missing.
     """
+    if run_dir is not None and (Path(run_dir) / 'config.json').exists():
+        resume_dir = run_dir
     if resume_dir is None:
         if hyper is None:
             raise ex.HyperError('run_sop needs a hyper dict (or resume_dir)')
@@ -326,48 +250,39 @@ def run_sop(hyper=None, run_with_sample=None, resume_dir=None, data=None):
         raise ex.HyperError(f'bad batch_n {h["batch_n"]}: larger than the {len(data["x_train_upper"])} images')
     h['iter_per_epoch'] = steps
     model = SOPOptimizer(h)
-    run_dir = (ex.make_run_dir(EXPERIMENT, h['dataset_name'], h['model_type'], h['temp'], h['seed'])
-               if resume_dir is None else Path(resume_dir))
+    if resume_dir is not None:
+        run_dir = Path(resume_dir)
+    elif run_dir is not None:
+        run_dir = Path(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+    else:
+        run_dir = ex.make_run_dir(EXPERIMENT, h['dataset_name'], h['model_type'], h['temp'], h['seed'])
     created = ex.read_config(run_dir).get('created') if (run_dir / 'config.json').exists() else None
     ex.write_json(run_dir / 'config.json', {'experiment': EXPERIMENT, 'hyper': h,
                                             'created': created or time.strftime('%Y-%m-%dT%H:%M:%S')})
     log = ex.RunLog(run_dir, METRIC_COLUMNS)
-    manager = ex.checkpoint_manager(run_dir, **model.trackables())
-    start_epoch = 0
+    checkpoints = ex.Checkpoints(run_dir, **model.trackables())
+    start_epoch = start_step = 0
     if resume_dir is not None:
-        if manager.latest_checkpoint is not None:
-            ex.restore_latest(manager)
-            start_epoch = int(model.epoch.numpy())
+        start_epoch, start_step, source = resume_point(model, checkpoints, steps)
         log.metrics.truncate_after(start_epoch)
-        log.line(f'# resumed at epoch {start_epoch} (last checkpoint) on {time.strftime("%Y-%m-%dT%H:%M:%S")}')
+        point = f'epoch {start_epoch + 1}, step {start_step}' if start_step else f'the end of epoch {start_epoch}'
+        log.line(f'# resumed at {point} ({source or "no"} checkpoint) on {time.strftime("%Y-%m-%dT%H:%M:%S")}')
     else:
         log.line(f'# SOP {h["model_type"]} temp {h["temp"]:g} seed {h["seed"]}, {steps} steps/epoch, '
                  f'{sum(int(np.prod(v.shape)) for v in model.net.trainable_variables)} parameters; run folder {run_dir}')
-    log.status(epochs_done=start_epoch, finished=False)
+    log.status(epochs_done=start_epoch, finished=False, interrupted=None, error=None)
+
+    def end_of_epoch(epoch, stats, seconds):
+        if _should_evaluate(epoch, h):
+            metrics = model.evaluate(data['x_test_upper'], data['x_test_lower'])
+            metrics['TrL'] = stats['TrL']
+            log.log_epoch(epoch, {k: metrics[k] for k in METRIC_COLUMNS}, seconds, model.iteration.numpy(),
+                          integer_keys=())
     try:
         model.attach_train_data(data['x_train_upper'], data['x_train_lower'])
-        for epoch in range(start_epoch + 1, h['epochs'] + 1):
-            model.start_epoch(epoch_permutation(h['seed'], epoch, len(data['x_train_upper']), steps, h['batch_n']))
-            bar = ex.ProgressBar(steps, f'Epoch {epoch:4d}')
-            tic = time.perf_counter()
-            for step in range(1, steps + 1):
-                model.train_next()
-                bar.update(step)
-            stats = model.epoch_stats()
-            seconds = time.perf_counter() - tic
-            bar.close()
-            _check_finite(model, epoch, run_dir, log)
-            model.epoch.assign(epoch)
-            if _should_evaluate(epoch, h):
-                metrics = model.evaluate(data['x_test_upper'], data['x_test_lower'])
-                metrics['TrL'] = stats['TrL']
-                log.log_epoch(epoch, {k: metrics[k] for k in METRIC_COLUMNS}, seconds, model.iteration.numpy(),
-                              integer_keys=())
-            if (h['save_every'] and epoch % h['save_every'] == 0) or epoch == h['epochs']:
-                manager.save(checkpoint_number=epoch)
-                log.status(epochs_done=epoch, checkpoint_epoch=epoch, finished=False)
-            else:
-                log.status(epochs_done=epoch, finished=False)
+        train_epochs(model, h, len(data['x_train_upper']), steps, run_dir, log, checkpoints, start_epoch,
+                     start_step, end_of_epoch, hint='Try a higher temperature.')
         (run_dir / 'images').mkdir(exist_ok=True)
         write_prediction_image(model, data['x_test_upper'], data['x_test_lower'], run_dir / 'images' / 'lower_half.png')
         final = _final_metrics(run_dir)

@@ -16,11 +16,15 @@ Experiments read results back from these files only (`read_config`, `read_metric
 """
 import csv
 import datetime
+import io
 import json
 import math
 import os
 import random
+import shutil
+import signal
 import sys
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -173,35 +177,60 @@ def read_metrics(run_dir, name='metrics.csv'):
     if not path.exists():
         return []
     with open(path, newline='') as handle:
-        rows = list(csv.DictReader(handle))
-    return [{k: (int(float(v)) if k == 'epoch' else float(v)) for k, v in row.items()} for row in rows]
+        rows = list(csv.reader(handle))
+    if not rows:
+        return []
+    header = rows[0]
+    return [{k: (int(float(v)) if k == 'epoch' else float(v)) for k, v in zip(header, row)}
+            for row in rows[1:] if _whole_row(row, len(header))]
 
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Logs
 # ---------------------------------------------------------------------------------------------------------------------
 class CsvLog:
-    """An append-only CSV file keyed by epoch; `truncate_after(e)` drops rows of epochs > e (used on resume)."""
+    """An append-only CSV file keyed by epoch; `truncate_after(e)` drops rows of epochs > e (used on resume).
+
+    The header is written atomically and every row with one `write` on an O_APPEND descriptor, so a kill leaves
+    whole rows; a torn last row (a kill inside that write) is dropped by `truncate_after` and by `read_metrics`.
+    """
 
     def __init__(self, path, columns):
         self.path, self.columns = Path(path), list(columns)
         if not self.path.exists():
-            with open(self.path, 'w', newline='') as handle:
+            tmp = self.path.with_name(self.path.name + '.tmp')
+            with open(tmp, 'w', newline='') as handle:
                 csv.writer(handle).writerow(self.columns)
+            os.replace(tmp, self.path)
 
     def append(self, row):
-        with open(self.path, 'a', newline='') as handle:
-            csv.writer(handle).writerow([_csv_value(row[c]) for c in self.columns])
-            handle.flush()
+        buffer = io.StringIO()
+        csv.writer(buffer).writerow([_csv_value(row[c]) for c in self.columns])
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        try:
+            os.write(fd, buffer.getvalue().encode())
+        finally:
+            os.close(fd)
 
     def truncate_after(self, epoch):
         with open(self.path, newline='') as handle:
             rows = list(csv.reader(handle))
-        kept = [rows[0]] + [r for r in rows[1:] if r and int(float(r[0])) <= epoch]
+        width = len(rows[0])
+        kept = [rows[0]] + [r for r in rows[1:] if _whole_row(r, width) and int(float(r[0])) <= epoch]
         tmp = self.path.with_name(self.path.name + '.tmp')
         with open(tmp, 'w', newline='') as handle:
             csv.writer(handle).writerows(kept)
         os.replace(tmp, self.path)
+
+
+def _whole_row(row, width):
+    if len(row) != width:
+        return False
+    try:
+        float(row[0])
+    except ValueError:
+        return False
+    return all(cell != '' for cell in row)
 
 
 def _csv_value(value):
@@ -260,8 +289,10 @@ class RunLog:
         self._writer.flush()
 
     def status(self, **fields):
+        """Update status.json; a field given as None is removed."""
         current = read_status(self.run_dir)
         current.update(fields)
+        current = {k: v for k, v in current.items() if v is not None}
         write_json(self.run_dir / 'status.json', current)
 
     def finish(self, final_metrics):
@@ -284,8 +315,8 @@ EVAL_SEED_OFFSET = 10_007
 def init_training_state(model, seed):
     """Give a model the random generators and counters shared by the VAE and SOP training loops.
 
-    Sets `rng` (training noise), `eval_seed` / `eval_rng` (test noise), the checkpointed `iteration` and `epoch`
-    counters, and the per-epoch bookkeeping (`loss_sum`, `loss_steps`, `first_bad_iteration`) that the compiled
+    Sets `rng` (training noise), `eval_seed` / `eval_rng` (test noise), the checkpointed `iteration`, `epoch` and
+    `step_in_epoch` counters, and the per-epoch bookkeeping (`loss_sum`, `loss_steps`, `first_bad_iteration`) that the compiled
     step updates and the epoch loop reads once per epoch.
     """
     import tensorflow as tf
@@ -294,9 +325,17 @@ def init_training_state(model, seed):
     model.eval_rng = tf.random.Generator.from_seed(model.eval_seed)
     model.iteration = tf.Variable(0, dtype=tf.int64, trainable=False, name='iteration')
     model.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name='epoch')
+    model.step_in_epoch = tf.Variable(0, dtype=tf.int32, trainable=False, name='step_in_epoch')
     model.loss_sum = tf.Variable(0., dtype=tf.float64, trainable=False)
     model.loss_steps = tf.Variable(0, dtype=tf.int64, trainable=False)
     model.first_bad_iteration = tf.Variable(-1, dtype=tf.int64, trainable=False)
+
+
+def training_state_trackables(model):
+    """The shared counters, generator and running epoch statistics a checkpoint holds (see `Checkpoints`)."""
+    return {'iteration': model.iteration, 'epoch': model.epoch, 'rng': model.rng,
+            'step_in_epoch': model.step_in_epoch, 'loss_sum': model.loss_sum, 'loss_steps': model.loss_steps,
+            'first_bad_iteration': model.first_bad_iteration}
 
 
 def record_step(model, loss):
@@ -338,6 +377,98 @@ def restore_epoch(manager, epoch=None):
         raise FileNotFoundError(f'no checkpoint of epoch {epoch} in {manager.directory}; kept: {manager.checkpoints}')
     manager.checkpoint.restore(matches[0]).expect_partial()
     return matches[0]
+
+
+class Checkpoints:
+    """Epoch checkpoints (`checkpoints/ckpt-<epoch>`, the last `max_to_keep` kept) and one mid-epoch checkpoint
+    written when a run is interrupted (`checkpoints/interrupted/ckpt-<iteration>`, removed at the next epoch end).
+
+    Both hold the same objects (`trackables`: weights, optimizer, counters, generator state, the epoch's running
+    statistics and the step reached in it), so resuming from either continues exactly where training stopped.
+    """
+
+    def __init__(self, run_dir, max_to_keep=2, **trackables):
+        import tensorflow as tf
+        self.run_dir = Path(run_dir)
+        self.epochs = checkpoint_manager(run_dir, max_to_keep, **trackables)
+        self.checkpoint = self.epochs.checkpoint
+        self.interrupt_dir = self.run_dir / 'checkpoints' / 'interrupted'
+        self._tf = tf
+
+    def _interrupt_manager(self):
+        return self._tf.train.CheckpointManager(self.checkpoint, str(self.interrupt_dir), max_to_keep=1)
+
+    def restore_for_resume(self):
+        """Restore the newest state: the mid-epoch checkpoint when there is one, else the latest epoch checkpoint.
+
+        Returns 'interrupted', 'epoch' or None (nothing saved yet: the run starts again from its first step).
+        """
+        if self.interrupt_dir.is_dir():
+            path = self._interrupt_manager().latest_checkpoint
+            if path is not None:
+                self.checkpoint.restore(path).expect_partial()
+                return 'interrupted'
+        if self.epochs.latest_checkpoint is not None:
+            restore_latest(self.epochs)
+            return 'epoch'
+        return None
+
+    def save_epoch(self, epoch):
+        path = self.epochs.save(checkpoint_number=int(epoch))
+        self.clear_interrupt()
+        return path
+
+    def save_interrupt(self, iteration):
+        return self._interrupt_manager().save(checkpoint_number=int(iteration))
+
+    def clear_interrupt(self):
+        if self.interrupt_dir.is_dir():
+            shutil.rmtree(self.interrupt_dir, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Stopping on a signal
+# ---------------------------------------------------------------------------------------------------------------------
+STOP_SIGNALS = ('SIGTERM', 'SIGUSR1', 'SIGINT')
+"""Slurm sends SIGTERM at the time limit and on preemption, and the signal of `--signal` (SIGUSR1 in
+`igr_slurm.sbatch`) before it; SIGINT is Ctrl-C."""
+
+
+class Interrupted(Exception):
+    """Training stopped on a signal after writing a checkpoint of that exact point; re-run to resume."""
+
+    def __init__(self, message, signal_name=None):
+        super().__init__(message)
+        self.signal_name = signal_name
+
+
+class StopSignals:
+    """While active, SIGTERM / SIGUSR1 / SIGINT only set `requested` (the signal's name): the training loop stops at
+    the end of the current step. A second SIGINT raises KeyboardInterrupt at once. Outside the main thread (where
+    Python cannot install handlers) it does nothing."""
+
+    def __init__(self):
+        self.requested = None
+        self._previous = {}
+
+    def _handle(self, signum, frame):
+        name = signal.Signals(signum).name
+        if self.requested == 'SIGINT' and name == 'SIGINT':
+            raise KeyboardInterrupt
+        self.requested = self.requested or name
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for name in STOP_SIGNALS:
+                signum = getattr(signal, name)
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous = {}
+        return False
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -16,6 +16,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from Utils.paths import prior_file_name  # noqa: F401  (re-exported)
+
 tfd = tfp.distributions
 
 MODEL_TYPES = ('GS', 'IGR_I', 'IGR_Planar', 'IGR_SB', 'IGR_SB_Finite')
@@ -122,11 +124,6 @@ def initial_params(model_type, n_categories, seed=0, mu_scale=0.1, xi_init=0.):
         return {'log_pi': (mu_scale * rng.standard_normal((1, n, 1, 1))).astype(np.float32)}
     return {'mu': (mu_scale * rng.standard_normal((1, n, 1, 1))).astype(np.float32),
             'xi': np.full((1, n, 1, 1), xi_init, dtype=np.float32)}
-
-
-def prior_file_name(n_categories, model_type):
-    """`mu_xi_unif_<K>_<model>.pkl`, the name of a learned uniform prior in Results/."""
-    return f'mu_xi_unif_{n_categories}_{model_type}.pkl'
 
 
 def save_prior(path, mu, xi):

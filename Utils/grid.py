@@ -15,6 +15,15 @@ Command line of every grid script (``run_grid``)::
     python3 vae_experiments/discrete_grid.py             # run every cell, one after the other
     python3 vae_experiments/discrete_grid.py --smoke --set epochs=1 --cell 0   # seconds-long check
 
+Grids with a run store (``run_grid(..., store=RunStore(...))``, every grid script of this repository) also know
+each cell's run folder (``Utils/runstore.py``): a finished cell is skipped, an unfinished one resumed in its folder,
+a cell locked by a live process left alone (exit code 4), and a run stopped by SIGTERM / SIGUSR1 / SIGINT exits with
+code 3 after writing its checkpoint::
+
+    python3 vae_experiments/discrete_grid.py --status    # one line per cell, then the counts (no TensorFlow)
+    python3 vae_experiments/discrete_grid.py --cell 7 --restart   # a new run folder even if one exists
+    python3 vae_experiments/discrete_grid.py --cell 7 --set epochs=200   # extends a finished 100-epoch cell
+
 ``--cell`` wins over ``SLURM_ARRAY_TASK_ID``; ``--offset K`` (or ``IGR_CELL_OFFSET``) adds K to the array index, for
 clusters whose ``MaxArraySize`` is smaller than the grid.  ``--smoke`` sets ``run_with_sample=True`` in the cell (when
 the cell has that key) and passes ``smoke=True`` to ``run_cell`` when it accepts a ``smoke`` argument.
@@ -174,6 +183,10 @@ def build_parser(description=None):
                         help='smoke mode: run_with_sample=True (a few dozen images, finishes in seconds)')
     parser.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
                         help='override a hyper value in every cell (repeatable), e.g. --set epochs=1')
+    parser.add_argument('--status', action='store_true',
+                      help='one line per cell (not started / running / interrupted / finished / failed), then counts')
+    parser.add_argument('--restart', action='store_true',
+                        help='train the chosen cells in new run folders even when a run of them exists')
     return parser
 
 
@@ -200,7 +213,86 @@ def resolve_cell_index(args, environ=None):
         raise GridError(f'{ARRAY_ENV}={task!r} is not an integer') from None
 
 
-def run_grid(cells, run_cell, argv=None, description=None, out=None, environ=None):
+def _final_cell(cell, overrides, smoke):
+    cell = {**cell, **overrides}
+    if smoke and 'run_with_sample' in cell:
+        cell['run_with_sample'] = True
+    return cell
+
+
+def print_status(store, cells, out, chosen=None):
+    """`--status`: one line per cell and the count of each state; returns the counts."""
+    from Utils.runstore import STATES
+    counts = dict.fromkeys(STATES, 0)
+    for i, cell in (chosen if chosen is not None else enumerate(cells)):
+        state, text = store.state(cell, int(cell.get('epochs', 0)))
+        counts[state] += 1
+        print(f'{i:5d}  {cell_label(cell)}: {text}', file=out)
+    print(', '.join(f'{n} {state}' for state, n in counts.items() if n) + f' ({len(cells)} cells)', file=out)
+    return counts
+
+
+def _run_stored(store, i, cell, call, restart, out):
+    """Skip, resume or start one cell's run under its lock; returns (outcome, result)."""
+    from Utils import runstore
+    from Utils.experiment import Interrupted
+    epochs = int(cell.get('epochs', 0))
+    run = None if restart else store.current(cell)
+    if run is not None and run.finished and run.epochs_done >= epochs:
+        print(f'[cell {i}] {store.state(cell, epochs)[1]}: skipped', file=out, flush=True)
+        return 'skipped', _stored_final(run.path)
+    folder = run.path if run is not None else store.new_folder(cell, restart)
+    lock = runstore.RunLock(folder, say=lambda text: print(text, file=out, flush=True))
+    try:
+        lock.acquire()
+    except runstore.LockHeld as err:
+        print(f'[cell {i}] {err}', file=out, flush=True)
+        return 'locked', None
+    try:
+        status = _read_status(folder)
+        if status.get('finished') and int(status.get('epochs_done', 0)) >= epochs:
+            print(f'[cell {i}] finished meanwhile in {folder.name}: skipped', file=out, flush=True)
+            return 'skipped', _stored_final(folder)
+        verb = 'resuming' if (folder / 'config.json').exists() else 'new run'
+        print(f'[cell {i}] {verb} in {folder}', file=out, flush=True)
+        try:
+            return 'trained', call(cell, folder)
+        except Interrupted as err:
+            print(f'[cell {i}] {err}', file=out, flush=True)
+            return 'interrupted', None
+        except Exception as err:
+            _record_error(folder, err)
+            raise
+    finally:
+        lock.release()
+
+
+def _read_status(folder):
+    import json
+    try:
+        return json.loads((folder / 'status.json').read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _stored_final(folder):
+    import json
+    try:
+        final = json.loads((folder / 'final_metrics.json').read_text())
+    except (OSError, ValueError):
+        final = {}
+    return {**final, 'run_dir': str(folder)}
+
+
+def _record_error(folder, err):
+    """A run that raised keeps the error in its status.json (`--status` shows it; a re-run retries)."""
+    from Utils.experiment import write_json
+    status = _read_status(folder)
+    if not status.get('error'):
+        write_json(folder / 'status.json', {**status, 'error': f'{type(err).__name__}: {err}'})
+
+
+def run_grid(cells, run_cell, argv=None, description=None, out=None, environ=None, store=None):
     """Command line of a grid script: list, count, run one cell or run all cells.
 
     Args:
@@ -211,10 +303,14 @@ def run_grid(cells, run_cell, argv=None, description=None, out=None, environ=Non
         description: text for ``--help``.
         out: stream for listings (default stdout).
         environ: environment mapping (default ``os.environ``), read for SLURM_ARRAY_TASK_ID / IGR_CELL_OFFSET.
+        store: a ``Utils.runstore.RunStore`` of the grid's experiment: cells know their run folder (skip / resume /
+            lock, ``--status``, ``--restart``); ``run_cell`` then also takes ``run_dir``. None: every run is new.
     Returns:
-        None for --list/--count; the list of ``run_cell`` results otherwise (one item with --cell).
+        None for --list/--count/--status; the list of ``run_cell`` results otherwise (one item with --cell).
     Raises:
-        SystemExit(2) with a message giving the valid range when the cell number is outside the grid.
+        SystemExit(2) with a message giving the valid range when the cell number is outside the grid;
+        SystemExit(3) when a run was interrupted by a signal (its checkpoint is written);
+        SystemExit(4) when the one chosen cell is being trained by another process.
     """
     out = sys.stdout if out is None else out
     parser = build_parser(description)
@@ -240,12 +336,35 @@ def run_grid(cells, run_cell, argv=None, description=None, out=None, environ=Non
     pass_smoke = _wants_smoke(run_cell)
     if args.smoke and not pass_smoke and not any('run_with_sample' in cell for _, cell in chosen):
         parser.error('this grid has no smoke mode (run_cell takes no smoke argument, cells have no run_with_sample)')
+    if (args.status or args.restart) and store is None:
+        parser.error('--status and --restart need a grid with run folders (run_grid(..., store=...))')
+    final_cells = [(i, _final_cell(cell, overrides, args.smoke)) for i, cell in chosen]
+    if args.status:
+        print_status(store, [_final_cell(c, overrides, args.smoke) for c in cells], out, final_cells)
+        return None
+
+    def call(cell, run_dir=None):
+        kwargs = {'smoke': args.smoke} if pass_smoke else {}
+        return run_cell(cell, run_dir=run_dir, **kwargs) if run_dir is not None else run_cell(cell, **kwargs)
+
     print(f'{len(cells)} cells; running {"all" if index is None else f"cell {index}"}', file=out, flush=True)
-    results = []
-    for i, cell in chosen:
-        cell = {**cell, **overrides}
-        if args.smoke and 'run_with_sample' in cell:
-            cell['run_with_sample'] = True
+    results, outcomes = [], []
+    for i, cell in final_cells:
         print(f'[cell {i}/{len(cells) - 1}] {cell_label(cell)}', file=out, flush=True)
-        results.append(run_cell(cell, smoke=args.smoke) if pass_smoke else run_cell(cell))
+        if store is None:
+            results.append(call(cell))
+            continue
+        outcome, result = _run_stored(store, i, cell, call, args.restart, out)
+        outcomes.append(outcome)
+        if outcome == 'interrupted':
+            raise SystemExit(_exit_code('interrupted'))
+        if result is not None:
+            results.append(result)
+    if index is not None and outcomes == ['locked']:
+        raise SystemExit(_exit_code('locked'))
     return results
+
+
+def _exit_code(outcome):
+    from Utils.runstore import EXIT_INTERRUPTED, EXIT_LOCKED
+    return {'interrupted': EXIT_INTERRUPTED, 'locked': EXIT_LOCKED}[outcome]

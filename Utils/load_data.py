@@ -32,8 +32,20 @@ FMNIST_FILES = {'x_train': 'train-images-idx3-ubyte.gz', 'y_train': 'train-label
 DATASETS = ('mnist', 'fmnist', 'celeb_a', 'omniglot')
 ARCHITECTURES = ('dense', 'conv_jointvae')
 SMOKE_TRAIN_N, SMOKE_TEST_N = 40, 20
+SMOKE_TRAIN_ENV = 'IGR_SMOKE_TRAIN_N'
+"""Smoke runs (run_with_sample) use SMOKE_TRAIN_N training images, or $IGR_SMOKE_TRAIN_N when set (longer smoke
+epochs, e.g. for interrupting one mid-way)."""
 BINARIZE_THRESHOLD = 0.5
 CELEB_A_SIZE = 64
+
+def smoke_train_n():
+    value = os.environ.get(SMOKE_TRAIN_ENV, '').strip()
+    if not value:
+        return SMOKE_TRAIN_N
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f'bad ${SMOKE_TRAIN_ENV} {value!r}: expected a positive integer (training images)')
+    return int(value)
+
 
 FETCH_HINT = 'Run `make data` (or `.venv/bin/python -m Utils.fetch_data`) from the repository root.'
 
@@ -163,7 +175,7 @@ def _resize(images, size):
 
 def _prepare_grey(raw, scale, architecture, binarize, run_with_sample):
     splits = []
-    for key, smoke_n in (('x_train', SMOKE_TRAIN_N), ('x_test', SMOKE_TEST_N)):
+    for key, smoke_n in (('x_train', smoke_train_n()), ('x_test', SMOKE_TEST_N)):
         images = raw[key][:smoke_n] if run_with_sample else raw[key]
         images = _to_unit_interval(images, scale)
         if architecture == 'conv_jointvae':
@@ -198,7 +210,7 @@ def _tfds_images(name, split, count):
 def _load_celeb_a(run_with_sample):
     import tensorflow as tf
     splits = []
-    for split, smoke_n in (('train', SMOKE_TRAIN_N), ('test', SMOKE_TEST_N)):
+    for split, smoke_n in (('train', smoke_train_n()), ('test', SMOKE_TEST_N)):
         images = _tfds_images('celeb_a', split, smoke_n if run_with_sample else None)
         # 218x178 faces: take the central 178x178 square, then shrink to 64x64.
         top = (images.shape[1] - images.shape[2]) // 2
@@ -210,7 +222,7 @@ def _load_celeb_a(run_with_sample):
 
 def _load_omniglot(architecture, run_with_sample):
     raw = {}
-    for key, split, smoke_n in (('x_train', 'train', SMOKE_TRAIN_N), ('x_test', 'test', SMOKE_TEST_N)):
+    for key, split, smoke_n in (('x_train', 'train', smoke_train_n()), ('x_test', 'test', SMOKE_TEST_N)):
         images = _tfds_images('omniglot', split, smoke_n if run_with_sample else None)
         grey = images[..., 0] if images.ndim == 4 else images
         strokes = 255 - grey  # strokes are dark on a white page

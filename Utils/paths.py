@@ -42,3 +42,8 @@ def results_dir(*parts):
 def results_file(name):
     """Path of a file shipped in `Results/` (e.g. a learned prior); the folder is not created."""
     return _resolve('IGR_RESULTS_DIR', REPO_ROOT / 'Results') / name
+
+
+def prior_file_name(n_categories, model_type):
+    """`mu_xi_unif_<K>_<model>.pkl`, the name of a learned uniform prior in Results/."""
+    return f'mu_xi_unif_{n_categories}_{model_type}.pkl'

@@ -23,7 +23,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 import os
 
-from Models.SOPOptimizer import default_hyper, run_sop
+from Models.sop_hyper import default_hyper, validate_hyper
 from Utils.grid import enumerate_cells, run_grid
 
 HYPER = {**default_hyper(), 'epochs': 50, 'batch_n': 64, 'learning_rate': 3e-4, 'units': 200,
@@ -52,9 +52,16 @@ def settings(preset=None):
     return chosen['HYPER'], chosen['MODEL_CASES'], chosen['TEMPS'], chosen['SEEDS']
 
 
-def run_cell(cell, smoke=False):
-    """Train one cell (a full hyper dict); smoke=True runs on a few dozen images."""
-    return run_sop(cell, run_with_sample=True if smoke else None)
+def run_cell(cell, smoke=False, run_dir=None):
+    """Train one cell (a full hyper dict; in `run_dir` when given); smoke=True runs on a few dozen images."""
+    from Models.SOPOptimizer import run_sop
+    return run_sop(cell, run_with_sample=True if smoke else None, run_dir=run_dir)
+
+
+def run_store(log_dir=None):
+    """The SOP run folders under the log directory, by cell (Utils/runstore.py)."""
+    from Utils.runstore import RunStore
+    return RunStore('sop', validate_hyper, 'TeNLL', log_dir)
 
 
 def make_table(log_dir=None, out_dir=None, include_unfinished=False, include_smoke=False):
@@ -77,7 +84,7 @@ def main(argv=None):
         return summary
     hyper, models, temps, seeds = settings()
     cells = enumerate_cells(hyper, models, None, temps, seeds)
-    return run_grid(cells, run_cell, argv, description=__doc__.split('\n')[0])
+    return run_grid(cells, run_cell, argv, description=__doc__.split('\n')[0], store=run_store())
 
 
 if __name__ == '__main__':

@@ -120,15 +120,22 @@ def grid_cells(preset=DEFAULT_PRESET, base_hyper=None):
     return enumerate_cells(base, models, datasets, spec['temps'], spec['seeds'])
 
 
-def run_cell(cell, smoke=False):
-    """Train one VAE; returns its final test metrics (with 'run_dir')."""
+def run_cell(cell, smoke=False, run_dir=None):
+    """Train one VAE (in `run_dir` when given: new there, or resumed); returns its final test metrics."""
     from Models.train_vae import run_vae
     from Utils.load_data import MissingDataError
     hyper = {**cell, 'run_with_sample': bool(smoke or cell.get('run_with_sample', False))}
     try:
-        return run_vae(hyper, run_with_sample=hyper['run_with_sample'])
+        return run_vae(hyper, run_with_sample=hyper['run_with_sample'], run_dir=run_dir)
     except MissingDataError as err:
         raise SystemExit(str(err)) from None
+
+
+def run_store(log_dir=None):
+    """The VAE run folders under the log directory, by cell (Utils/runstore.py)."""
+    from Models.vae_hyper import validate_hyper
+    from Utils.runstore import RunStore
+    return RunStore('vae', validate_hyper, 'TeELBO', log_dir)
 
 
 def parse_preset(argv, presets, default, description):
@@ -145,7 +152,8 @@ def parse_preset(argv, presets, default, description):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     preset, rest = parse_preset(argv, PRESETS, DEFAULT_PRESET, __doc__.split('\n')[0])
-    return run_grid(grid_cells(preset), run_cell, argv=rest, description=f'discrete VAE grid, preset {preset}')
+    return run_grid(grid_cells(preset), run_cell, argv=rest, description=f'discrete VAE grid, preset {preset}',
+                    store=run_store())
 
 
 if __name__ == '__main__':

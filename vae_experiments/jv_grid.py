@@ -32,7 +32,7 @@ import pathlib
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from Utils.grid import enumerate_cells, run_grid  # noqa: E402
-from vae_experiments.discrete_grid import TEMPS, SEEDS, parse_preset, run_cell  # noqa: E402
+from vae_experiments.discrete_grid import TEMPS, SEEDS, parse_preset, run_cell, run_store  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Editable settings
@@ -90,7 +90,8 @@ def grid_cells(preset=DEFAULT_PRESET, base_hyper=None):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     preset, rest = parse_preset(argv, PRESETS, DEFAULT_PRESET, __doc__.split('\n')[0])
-    return run_grid(grid_cells(preset), run_cell, argv=rest, description=f'JointVAE grid, preset {preset}')
+    return run_grid(grid_cells(preset), run_cell, argv=rest, description=f'JointVAE grid, preset {preset}',
+                    store=run_store())
 
 
 if __name__ == '__main__':

@@ -1,0 +1,74 @@
+"""The SOP experiment's hyper dict: valid keys, defaults and validation (no TensorFlow import).
+
+    default_hyper(), validate_hyper(hyper, run_with_sample=None)
+"""
+import copy
+
+from Utils import experiment as ex
+
+SOP_MODEL_TYPES = ('GS', 'IGR_I', 'IGR_Planar', 'IGR_SB')
+
+SMOKE_BATCH_N = 5
+
+HYPER_KEYS = {
+    'dataset_name': "'mnist' (binarized)",
+    'model_type': f'one of {SOP_MODEL_TYPES}',
+    'temp': 'temperature tau > 0',
+    'sample_size': 'relaxed samples per image and training step',
+    'test_sample_size': 'discretized samples per test image for TeNLLMS',
+    'units': 'relaxed Bernoulli units per stochastic layer',
+    'stochastic_layers': 'number of stochastic layers',
+    'learning_rate': 'Adam learning rate',
+    'batch_n': 'training batch size (5 in smoke mode)',
+    'epochs': 'training epochs',
+    'check_every': 'evaluate every this many epochs (and at the first and last)',
+    'run_with_sample': 'smoke mode: a few dozen images, batch 5',
+    'num_of_repetitions': 'runs per cell in the grid script (seeds seed, seed+1, ...)',
+    'width_height': 'shape of the input half (14, 28, 1); the output is the other half',
+    'iter_per_epoch': 'derived: training steps per epoch',
+    'seed': 'seed of the weights, the data order and the noise',
+    'save_every': 'checkpoint every this many epochs (0: only at the end; default 1, the last 2 kept); always at '
+                  'the end',
+    'jit_compile': 'compile the steps with XLA',
+}
+VALID_KEYS = tuple(HYPER_KEYS)
+DATASETS = ('mnist',)
+
+
+def default_hyper():
+    """Settings of Table 3: IGR-I, two layers of 200 units, batch 64, Adam 3e-4, 50 epochs."""
+    return {'dataset_name': 'mnist', 'model_type': 'IGR_I', 'temp': 0.5, 'sample_size': 1, 'test_sample_size': 100,
+            'units': 200, 'stochastic_layers': 2, 'learning_rate': 3e-4, 'batch_n': 64, 'epochs': 50,
+            'check_every': 1, 'run_with_sample': False, 'num_of_repetitions': 1, 'width_height': (14, 28, 1),
+            'iter_per_epoch': None, 'seed': 0, 'save_every': 1, 'jit_compile': False}
+
+
+def validate_hyper(hyper, run_with_sample=None):
+    """Check a hyper dict and return a completed copy (defaults for missing keys). Never modifies the argument.
+
+    Raises `Utils.experiment.HyperError` (a ValueError) naming an unknown key (and the valid ones) or a bad value.
+    """
+    if not isinstance(hyper, dict):
+        raise ex.HyperError(f'hyper must be a dict, got {type(hyper).__name__}')
+    ex.check_keys(hyper, VALID_KEYS)
+    h = {**default_hyper(), **copy.deepcopy(hyper)}
+    if run_with_sample is not None:
+        h['run_with_sample'] = bool(run_with_sample)
+    ex.check_choice('model_type', h['model_type'], SOP_MODEL_TYPES)
+    ex.check_choice('dataset_name', h['dataset_name'], DATASETS)
+    ex.check_number('temp', h['temp'], low=0., low_open=True)
+    ex.check_number('learning_rate', h['learning_rate'], low=0., low_open=True)
+    for key in ('sample_size', 'test_sample_size', 'units', 'stochastic_layers', 'batch_n', 'epochs', 'check_every',
+                'num_of_repetitions'):
+        ex.check_number(key, h[key], low=1, integer=True)
+    for key in ('seed', 'save_every'):
+        ex.check_number(key, h[key], low=0, integer=True)
+    for key in ('run_with_sample', 'jit_compile'):
+        ex.check_bool(key, h[key])
+    if tuple(h['width_height']) != (14, 28, 1):
+        raise ex.HyperError(f'bad width_height {h["width_height"]!r}: only (14, 28, 1) (upper half of MNIST) is '
+                            f'supported')
+    h['width_height'] = tuple(h['width_height'])
+    if h['run_with_sample']:
+        h['batch_n'] = SMOKE_BATCH_N
+    return h

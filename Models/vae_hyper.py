@@ -1,0 +1,165 @@
+"""The VAE experiments' hyper dict: valid keys, defaults, validation and completion.
+
+No TensorFlow import: the grid scripts' `--status` and the run keys of `Utils/runstore.py` use it on a login node.
+
+    default_hyper()            a fresh dict of defaults
+    validate_hyper(hyper)      checked, completed copy (unknown keys and bad values raise HyperError)
+    complete_hyper(hyper)      the model-dependent settings (the only function that fills them)
+"""
+import copy
+from pathlib import Path
+
+from Utils import experiment as ex
+from Utils.load_data import ARCHITECTURES, DATASETS
+from Utils.paths import prior_file_name
+
+MODEL_TYPES = {
+    'GS_Dis': ('GS', False), 'IGR_I_Dis': ('IGR_I', False), 'IGR_Planar_Dis': ('IGR_Planar', False),
+    'IGR_SB_Finite_Dis': ('IGR_SB_Finite', False), 'IGR_SB_Dis': ('IGR_SB', False),
+    'GS': ('GS', True), 'IGR_I': ('IGR_I', True), 'IGR_Planar': ('IGR_Planar', True),
+    'IGR_SB_Finite': ('IGR_SB_Finite', True), 'IGR_SB': ('IGR_SB', True),
+}
+"""model_type -> (discrete family, has Gaussian latents)."""
+
+SMOKE_BATCH_N = 5
+TRUNCATION_OPTIONS = ('quantile', 'max')
+DISCRETE_PROBS = ('exact', 'monte_carlo')
+
+HYPER_KEYS = {
+    # keys of the original code (SPEC section 2)
+    'dataset_name': "dataset: 'mnist' (Bernoulli), 'fmnist', 'celeb_a' (Gaussian), 'omniglot' (Bernoulli)",
+    'model_type': 'one of MODEL_TYPES (GS_Dis, IGR_I_Dis, ..., GS, IGR_I, ...)',
+    'temp': 'temperature tau > 0',
+    'sample_size': 'posterior samples per example and step',
+    'n_required': 'per discrete variable: categories for GS, Gaussian dimensions for IGR (9 -> 10 categories); '
+                  'for IGR-SB the allocated maximum',
+    'num_of_discrete_param': 'derived: 1 for GS (log_pi), 2 for IGR (mu, xi)',
+    'num_of_discrete_var': 'number of discrete variables',
+    'num_of_norm_param': 'derived: 2 (mu, xi) for models with Gaussian latents, 0 for *_Dis',
+    'num_of_norm_var': 'number of Gaussian latent vectors (models with Gaussian latents; at least 1)',
+    'latent_norm_n': 'dimension of each Gaussian latent vector (set to 0 for *_Dis)',
+    'architecture': "'dense' (28x28) or 'conv_jointvae' (32x32; 64x64 for celeb_a)",
+    'learning_rate': 'Adam learning rate',
+    'batch_n': 'training batch size (5 in smoke mode)',
+    'epochs': 'training epochs',
+    'run_jv': 'train on the JointVAE objective instead of the ELBO',
+    'gamma': 'JointVAE penalty coefficient',
+    'cont_c_linspace': 'JointVAE continuous capacity (start, stop, iterations)',
+    'disc_c_linspace': 'JointVAE discrete capacity (start, stop, iterations)',
+    'check_every': 'evaluate the test metrics every this many epochs (and at the first and last)',
+    'run_with_sample': 'smoke mode: a few dozen images, batch 5',
+    'num_of_repetitions': 'runs per case in run_vae_for_all_cases (seeds seed, seed+1, ...)',
+    'truncation_option': "IGR-SB truncation statistic: 'quantile' or 'max'",
+    'threshold': 'IGR-SB stick precision in (0, 1)',
+    'prior_file': 'IGR prior pickle: None = Results/mu_xi_unif_<K>_<family>.pkl (IGR_Planar uses IGR_I); a bare '
+                  'file name is looked up in Results/, a path is used as is',
+    'run_closed_form_kl': 'IGR: closed-form Gaussian KL (True) or the sampled one (False); GS always samples',
+    'width_height': 'SOP only (accepted and ignored here)',
+    'iter_per_epoch': 'derived: training steps per epoch (len(train) // batch_n)',
+    # keys added by this implementation
+    'seed': 'seed of the weights, the data order and the noise',
+    'save_every': 'checkpoint every this many epochs (0: only at the end; default 1, the last 2 kept); always at the end',
+    'monitor_gradients': 'write the % of vanished gradients d psi / d theta per epoch to gradients.csv',
+    'jit_compile': 'compile the train and test steps with XLA',
+    'discrete_probs': "IGR-I category probabilities for TeELBOD: 'exact' (Gauss quadrature) or 'monte_carlo' "
+                      "(frequencies of 100 draws, as for the other IGR families); both take ~3 s per 10,000 test "
+                      "images on a 2-core CPU",
+    'latent_discrete_n': 'derived: categories per discrete variable seen by the decoder (K; IGR: n_required + 1)',
+}
+VALID_KEYS = tuple(HYPER_KEYS)
+DERIVED_KEYS = ('num_of_discrete_param', 'num_of_norm_param', 'latent_discrete_n', 'iter_per_epoch')
+
+
+def default_hyper():
+    """A fresh dict of defaults: IGR-I, 30 variables x 10 categories, binarized MNIST, dense networks."""
+    return {
+        'dataset_name': 'mnist', 'model_type': 'IGR_I_Dis', 'temp': 0.25, 'sample_size': 1, 'n_required': 9,
+        'num_of_discrete_param': 2, 'num_of_discrete_var': 30, 'num_of_norm_param': 0, 'num_of_norm_var': 0,
+        'latent_norm_n': 0, 'architecture': 'dense', 'learning_rate': 1e-3, 'batch_n': 64, 'epochs': 100,
+        'run_jv': False, 'gamma': 30., 'cont_c_linspace': (0., 5., 25000), 'disc_c_linspace': (0., 5., 25000),
+        'check_every': 1, 'run_with_sample': False, 'num_of_repetitions': 1, 'truncation_option': 'quantile',
+        'threshold': 0.99, 'prior_file': None, 'run_closed_form_kl': True, 'width_height': (14, 28, 1),
+        'iter_per_epoch': None, 'seed': 0, 'save_every': 1, 'monitor_gradients': False, 'jit_compile': False,
+        'discrete_probs': 'exact', 'latent_discrete_n': None,
+    }
+
+
+def _check_values(h):
+    ex.check_choice('model_type', h['model_type'], tuple(MODEL_TYPES))
+    ex.check_choice('dataset_name', h['dataset_name'], DATASETS)
+    ex.check_choice('architecture', h['architecture'], ARCHITECTURES)
+    ex.check_choice('truncation_option', h['truncation_option'], TRUNCATION_OPTIONS)
+    ex.check_choice('discrete_probs', h['discrete_probs'], DISCRETE_PROBS)
+    ex.check_number('temp', h['temp'], low=0., low_open=True)
+    for key in ('sample_size', 'n_required', 'num_of_discrete_var', 'batch_n', 'epochs', 'check_every',
+                'num_of_repetitions'):
+        ex.check_number(key, h[key], low=1, integer=True)
+    for key in ('num_of_norm_var', 'latent_norm_n', 'save_every', 'seed'):
+        ex.check_number(key, h[key], low=0, integer=True)
+    ex.check_number('learning_rate', h['learning_rate'], low=0., low_open=True)
+    ex.check_number('gamma', h['gamma'], low=0.)
+    ex.check_number('threshold', h['threshold'], low=0., low_open=True, high=1.)
+    if h['threshold'] >= 1.:
+        raise ex.HyperError(f'bad threshold {h["threshold"]!r}: must be < 1')
+    for key in ('run_jv', 'run_with_sample', 'run_closed_form_kl', 'monitor_gradients', 'jit_compile'):
+        ex.check_bool(key, h[key])
+    for key in ('cont_c_linspace', 'disc_c_linspace'):
+        ex.check_linspace(key, h[key])
+    if h['prior_file'] is not None and not isinstance(h['prior_file'], (str, Path)):
+        raise ex.HyperError(f'bad prior_file {h["prior_file"]!r}: expected None or a path')
+    family = MODEL_TYPES[h['model_type']][0]
+    if family == 'GS' and h['n_required'] < 2:
+        raise ex.HyperError(f'bad n_required {h["n_required"]!r}: GS needs at least 2 categories')
+
+
+def complete_hyper(hyper):
+    """Fill the model-dependent settings (the only function that does). Returns a new dict.
+
+    - num_of_discrete_param: 1 for GS (log_pi), 2 for IGR (mu, xi);
+    - Gaussian latents: num_of_norm_param 2 and num_of_norm_var >= 1 for mixed models (latent_norm_n must be >= 1);
+      all three set to 0 for *_Dis models;
+    - latent_discrete_n: categories per variable, n_required (GS) or n_required + 1 (IGR);
+    - prior_file: the learned uniform prior for IGR families when not given (IGR_Planar uses IGR_I's), None for GS;
+    - batch_n: 5 in smoke mode (run_with_sample).
+    """
+    h = dict(hyper)
+    family, mixed = MODEL_TYPES[h['model_type']]
+    is_gs = family == 'GS'
+    h['num_of_discrete_param'] = 1 if is_gs else 2
+    if mixed:
+        if h['latent_norm_n'] < 1:
+            raise ex.HyperError(f'model_type {h["model_type"]!r} has Gaussian latents: latent_norm_n must be >= 1, '
+                                f'got {h["latent_norm_n"]!r} (use {h["model_type"]}_Dis for discrete latents only)')
+        h['num_of_norm_param'], h['num_of_norm_var'] = 2, max(1, int(h['num_of_norm_var']))
+    else:
+        h['num_of_norm_param'] = h['num_of_norm_var'] = h['latent_norm_n'] = 0
+    h['latent_discrete_n'] = int(h['n_required']) + (0 if is_gs else 1)
+    if is_gs:
+        h['prior_file'] = None
+    elif h['prior_file'] is None:
+        prior_family = 'IGR_I' if family == 'IGR_Planar' else family
+        h['prior_file'] = prior_file_name(h['latent_discrete_n'], prior_family)
+    else:
+        h['prior_file'] = str(h['prior_file'])
+    if h['run_with_sample']:
+        h['batch_n'] = SMOKE_BATCH_N
+    for key in ('cont_c_linspace', 'disc_c_linspace', 'width_height'):
+        if isinstance(h[key], list):
+            h[key] = tuple(h[key])
+    return h
+
+
+def validate_hyper(hyper, run_with_sample=None):
+    """Check a hyper dict and return a completed copy (defaults for missing keys, derived keys filled).
+
+    Raises `Utils.experiment.HyperError` (a ValueError) for an unknown key (listing the valid ones) or a bad value
+    (naming it and the valid choices or range). The argument is never modified.
+    """
+    if not isinstance(hyper, dict):
+        raise ex.HyperError(f'hyper must be a dict, got {type(hyper).__name__}')
+    ex.check_keys(hyper, VALID_KEYS)
+    h = {**default_hyper(), **copy.deepcopy(hyper)}
+    if run_with_sample is not None:
+        h['run_with_sample'] = bool(run_with_sample)
+    _check_values(h)
+    return complete_hyper(h)

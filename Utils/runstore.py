@@ -1,0 +1,311 @@
+"""Grid cells and their run folders: run keys, finding a cell's run, locks, and each cell's state.
+
+No TensorFlow import (the grid scripts' ``--status`` runs on a login node in a fraction of a second).
+
+A cell's **run key** is a hash of its completed hyper dict (the experiment's own ``validate_hyper``), leaving out the
+values that do not change what is trained (``KEY_EXCLUDED``: ``epochs`` may grow, checkpoint frequency, XLA, ...).
+It is computed from the cell when a grid runs it and from ``config.json`` when a folder is read, always with the
+current code, so folders made before keys existed are found too. New run folders of a grid are named
+``<experiment>_<dataset>_<model>_t<temp>_s<seed>_k<key>``; ``--restart`` adds ``_r<n>``.
+
+Running a cell (``claim``): finished -> skipped; unfinished -> resumed in its folder; none -> a new folder. A lock
+file ``<run>/lock`` (host, pid, Slurm job, start time; its mtime is refreshed every ``LOCK_REFRESH_SECONDS`` by
+the holder) keeps two processes from training one cell. A lock is stale when its process is gone (same host) or
+its mtime is older than ``IGR_LOCK_STALE_SECONDS`` (default 900 s); a stale lock is taken over with a message.
+"""
+import hashlib
+import json
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from Utils import paths
+
+KEY_EXCLUDED = ('epochs', 'save_every', 'jit_compile', 'num_of_repetitions', 'iter_per_epoch')
+"""Hyper keys that do not change what is trained: a run with more epochs, other checkpoint settings or XLA on is
+the same cell (XLA changes float rounding only)."""
+KEY_LENGTH = 10
+LOCK_FILE = 'lock'
+LOCK_REFRESH_SECONDS = 60.
+LOCK_STALE_ENV = 'IGR_LOCK_STALE_SECONDS'
+LOCK_STALE_SECONDS = 900.
+
+EXIT_INTERRUPTED = 3
+"""Exit code of a grid run stopped by SIGTERM / SIGUSR1 / SIGINT after writing its checkpoint (re-run to resume)."""
+EXIT_LOCKED = 4
+"""Exit code of a grid run whose cell another live process is training."""
+
+
+def _canonical(value):
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in sorted(value.items())}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # 30 and 30.0 are the same setting
+    if hasattr(value, 'item'):
+        return _canonical(value.item())
+    return value
+
+
+def run_key(completed_hyper, excluded=KEY_EXCLUDED):
+    """Stable hex key of a completed hyper dict, without the `excluded` keys."""
+    kept = {k: v for k, v in completed_hyper.items() if k not in excluded}
+    text = json.dumps(_canonical(kept), sort_keys=True, separators=(',', ':'))
+    return hashlib.sha256(text.encode()).hexdigest()[:KEY_LENGTH]
+
+
+def _read_json(path):
+    try:
+        with open(path) as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Locks
+# ---------------------------------------------------------------------------------------------------------------------
+def _holder():
+    return {'host': socket.gethostname(), 'pid': os.getpid(),
+            'slurm_job': _slurm_job(), 'started': time.strftime('%Y-%m-%dT%H:%M:%S')}
+
+
+def _slurm_job():
+    job, task = os.environ.get('SLURM_ARRAY_JOB_ID') or os.environ.get('SLURM_JOB_ID'), \
+        os.environ.get('SLURM_ARRAY_TASK_ID')
+    if not job:
+        return None
+    return f'{job}_{task}' if task else job
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def stale_seconds():
+    return float(os.environ.get(LOCK_STALE_ENV, LOCK_STALE_SECONDS))
+
+
+def lock_state(run_dir):
+    """None (no lock), or (holder dict, stale: bool, why) of `<run_dir>/lock`."""
+    path = Path(run_dir) / LOCK_FILE
+    try:
+        age = time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        return None
+    holder = _read_json(path) or {}
+    if holder.get('host') == socket.gethostname() and not _pid_alive(holder.get('pid')):
+        return holder, True, f'process {holder.get("pid")} on this host is gone'
+    if age > stale_seconds():
+        return holder, True, f'not refreshed for {age:.0f} s (> {stale_seconds():.0f} s, ${LOCK_STALE_ENV})'
+    return holder, False, ''
+
+
+def describe_holder(holder):
+    job = f', Slurm job {holder["slurm_job"]}' if holder.get('slurm_job') else ''
+    return f'host {holder.get("host")}, pid {holder.get("pid")}{job}, since {holder.get("started")}'
+
+
+class LockHeld(RuntimeError):
+    """Another live process holds the cell's lock; the message names it."""
+
+
+class RunLock:
+    """An exclusive lock file in a run folder, refreshed by a daemon thread while held."""
+
+    def __init__(self, run_dir, say=print):
+        self.path = Path(run_dir) / LOCK_FILE
+        self.say = say
+        self._stop = threading.Event()
+        self._thread = None
+
+    def acquire(self):
+        for _ in range(3):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                self._take_over_if_stale()
+                continue
+            with os.fdopen(fd, 'w') as handle:
+                json.dump(_holder(), handle)
+            self._thread = threading.Thread(target=self._refresh, daemon=True)
+            self._thread.start()
+            return self
+        state = lock_state(self.path.parent)
+        holder = state[0] if state else {}
+        raise LockHeld(f'{self.path.parent} is being trained by another process ({describe_holder(holder)}); '
+                       f'not training it here')
+
+    def _take_over_if_stale(self):
+        state = lock_state(self.path.parent)
+        if state is None:
+            return
+        holder, stale, why = state
+        if not stale:
+            raise LockHeld(f'{self.path.parent} is being trained by another process ({describe_holder(holder)}); '
+                           f'not training it here')
+        # rename first: of two processes taking over the same stale lock only one rename succeeds
+        aside = self.path.with_name(f'{LOCK_FILE}.stale.{os.getpid()}')
+        try:
+            os.replace(self.path, aside)
+        except FileNotFoundError:
+            return
+        taken = _read_json(aside) or {}
+        if taken.get('pid') != holder.get('pid') or taken.get('started') != holder.get('started'):
+            # a fresh lock was written between our check and the rename: put it back and give up
+            try:
+                os.link(aside, self.path)
+            except FileExistsError:
+                pass
+            os.unlink(aside)
+            raise LockHeld(f'{self.path.parent} was just locked by another process ({describe_holder(taken)})')
+        os.unlink(aside)
+        self.say(f'# taking over the stale lock of {self.path.parent} ({describe_holder(holder)}: {why})')
+
+    def _refresh(self):
+        while not self._stop.wait(LOCK_REFRESH_SECONDS):
+            try:
+                os.utime(self.path)
+            except FileNotFoundError:
+                return
+
+    def release(self):
+        self._stop.set()
+        holder = _read_json(self.path) or {}
+        if holder.get('pid') == os.getpid() and holder.get('host') == socket.gethostname():
+            try:
+                self.path.unlink()
+            except FileNotFoundError:
+                pass
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc):
+        self.release()
+        return False
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Run folders of an experiment
+# ---------------------------------------------------------------------------------------------------------------------
+@dataclass
+class RunFolder:
+    """What a run folder says about itself (read without TensorFlow)."""
+    path: Path
+    key: str
+    hyper: dict
+    created: str
+    status: dict = field(default_factory=dict)
+
+    @property
+    def finished(self):
+        return bool(self.status.get('finished'))
+
+    @property
+    def epochs_done(self):
+        return int(self.status.get('epochs_done', 0))
+
+
+class RunStore:
+    """The run folders of one experiment under a log directory, indexed by run key.
+
+    Args:
+        experiment: the `experiment` field of the folders' config.json ('vae', 'sop').
+        validate: the experiment's TF-free `validate_hyper(hyper) -> completed hyper`.
+        headline: metric shown for a finished run in `--status` and skip lines ('TeELBO', 'TeNLL').
+        log_dir: default `Utils.paths.log_dir()`.
+    """
+
+    def __init__(self, experiment, validate, headline, log_dir=None):
+        self.experiment, self.validate, self.headline = experiment, validate, headline
+        self.log_dir = Path(log_dir) if log_dir is not None else paths.log_dir()
+        self._index = None
+
+    def key(self, cell):
+        return run_key(self.validate(dict(cell)))
+
+    def folders(self):
+        """key -> [RunFolder] (oldest first) over every folder of this experiment with a readable config.json."""
+        if self._index is None:
+            self._index = {}
+            for path in sorted(p for p in self.log_dir.iterdir() if p.is_dir()) if self.log_dir.is_dir() else []:
+                config = _read_json(path / 'config.json')
+                if not isinstance(config, dict) or config.get('experiment') != self.experiment:
+                    continue
+                try:
+                    key = run_key(self.validate(dict(config['hyper'])))
+                except (ValueError, KeyError, TypeError):
+                    continue
+                status = _read_json(path / 'status.json') or {}
+                self._index.setdefault(key, []).append(
+                    RunFolder(path, key, config['hyper'], config.get('created', ''), status))
+            for runs in self._index.values():
+                runs.sort(key=lambda r: (r.created, r.path.name))
+        return self._index
+
+    def runs_of(self, cell):
+        return self.folders().get(self.key(cell), [])
+
+    def current(self, cell):
+        """The folder a re-run of `cell` continues: the newest with the cell's key (None when there is none)."""
+        runs = self.runs_of(cell)
+        return runs[-1] if runs else None
+
+    def new_folder(self, cell, restart=False):
+        """Create `<experiment>_<dataset>_<model>_t<temp>_s<seed>_k<key>[_r<n>]` (atomic; None if it exists)."""
+        key = self.key(cell)
+        base = (f'{self.experiment}_{cell.get("dataset_name", "mnist")}_{cell["model_type"]}_t{float(cell["temp"]):g}'
+                f'_s{cell.get("seed", 0)}_k{key}')
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        names = [base] if not restart else [f'{base}_r{n}' for n in range(1, 10_000)]
+        for name in names:
+            try:
+                (self.log_dir / name).mkdir()
+                self._index = None
+                return self.log_dir / name
+            except FileExistsError:
+                continue
+        return None
+
+    def state(self, cell, epochs):
+        """(state, text) of a cell: 'not started', 'running', 'interrupted', 'stopped', 'failed', 'finished'."""
+        run = self.current(cell)
+        if run is None:
+            return 'not started', 'not started'
+        where = run.path.name
+        lock = lock_state(run.path)
+        status = _read_json(run.path / 'status.json') or run.status
+        done = int(status.get('epochs_done', 0))
+        if lock is not None and not lock[1]:
+            return 'running', f'running: {describe_holder(lock[0])}, epoch {done} of {epochs} done ({where})'
+        if status.get('error'):
+            return 'failed', f'failed: {status["error"]} ({where})'
+        if status.get('finished') and done >= epochs:
+            final = _read_json(run.path / 'final_metrics.json') or {}
+            value = final.get(self.headline)
+            shown = f'{self.headline} {value:.4f}' if isinstance(value, (int, float)) else 'no metrics'
+            return 'finished', f'finished: {shown}, {done} epochs ({where})'
+        stop = status.get('interrupted')
+        if stop:
+            step = stop.get('step', 0) if isinstance(stop, dict) else 0
+            steps = stop.get('steps', 0) if isinstance(stop, dict) else 0
+            at = f'epoch {done + 1} of {epochs} (step {step} of {steps})' if 0 < step < steps else \
+                f'epoch {done} of {epochs}'
+            return 'interrupted', f'interrupted at {at} ({where})'
+        return 'stopped', f'stopped at epoch {done} of {epochs}, no live process ({where})'
+
+
+STATES = ('not started', 'running', 'interrupted', 'stopped', 'failed', 'finished')
