@@ -173,3 +173,19 @@ def test_unreadable_and_partial_runs(tmp_path):
     assert not runs.loc['killed', 'finished'] and runs.loc['killed', 'epochs_done'] == 3
     assert runs.loc['just_started', 'epochs_done'] == 0
     assert results_io.load_metrics(empty).empty and results_io.final_metrics(empty) == {}
+
+
+def test_duplicate_runs_of_a_cell_count_once(tmp_path):
+    """Folders of one cell made before cells found their run: the finished one with the most epochs is used."""
+    log = tmp_path / 'dup'
+    make_run(log, 'vae_mnist_GS_Dis_t0.5_s0_a', vae_hyper('GS_Dis', 'mnist', 0.5, 0, epochs=3), rows(-100.0))
+    make_run(log, 'vae_mnist_GS_Dis_t0.5_s0_b', vae_hyper('GS_Dis', 'mnist', 0.5, 0, epochs=5),
+             rows(-90.0, epochs=5))
+    make_run(log, 'vae_mnist_GS_Dis_t0.5_s0_c', vae_hyper('GS_Dis', 'mnist', 0.5, 0, epochs=9),
+             rows(-80.0, epochs=7), finished=False)
+    make_run(log, 'vae_mnist_GS_Dis_t0.5_s1', vae_hyper('GS_Dis', 'mnist', 0.5, 1), rows(-110.0))
+    with pytest.warns(UserWarning, match='3 runs of one cell.*using vae_mnist_GS_Dis_t0.5_s0_b'):
+        runs = results_io.collect_runs(log, include_smoke=True)
+    assert sorted(runs['run_name']) == ['vae_mnist_GS_Dis_t0.5_s0_b', 'vae_mnist_GS_Dis_t0.5_s1']
+    summary = results_io.summarize_runs(runs, ('TeELBO',))
+    assert summary['n_runs'].tolist() == [2] and summary['TeELBO_mean'].tolist() == [-100.0]

@@ -18,7 +18,7 @@ from vae_experiments import (discrete_grid, jv_grid, mnist_vae, posterior_sample
 
 pytestmark = pytest.mark.filterwarnings("ignore:no runs for:UserWarning")
 
-FIGURE_CELLS = {('IGR_I_Dis', 0), ('IGR_I_Dis', 1), ('IGR_SB_Dis', 0), ('GS_Dis', 0)}
+FIGURE_CELLS = {('IGR_I_Dis', 0), ('IGR_I_Dis', 1), ('IGR_SB_Finite_Dis', 0), ('GS_Dis', 0)}
 """(model, seed) of the `figures_20` cells trained for the figure tests."""
 
 
@@ -86,6 +86,20 @@ def test_presets_enumerate_valid_cells(capsys):
     assert all(c['monitor_gradients'] == (c['temp'] == discrete_grid.TEMPS_20[c['model_type']]) for c in figures)
     assert {(c['model_type'], c['temp']) for c in figures} == \
         {*discrete_grid.CV_TEMPS.items(), *discrete_grid.TEMPS_20.items()}
+    table1 = discrete_grid.grid_cells('table1')
+    models = {d: {c['model_type'] for c in table1 if c['dataset_name'] == d} for d in ('mnist', 'fmnist', 'celeb_a')}
+    assert models['mnist'] == models['fmnist'] == {'GS_Dis', 'IGR_I_Dis', 'IGR_Planar_Dis', 'IGR_SB_Finite_Dis'}
+    assert models['celeb_a'] == {'GS_Dis', 'IGR_I_Dis', 'IGR_Planar_Dis', 'IGR_SB_Dis'}
+    for cell in table1:
+        h = validate_hyper(cell)
+        if h['model_type'] == 'IGR_SB_Finite_Dis':
+            assert h['latent_discrete_n'] == 10 and h['prior_file'] == 'mu_xi_unif_10_IGR_SB_Finite.pkl'
+        if h['model_type'] == 'IGR_SB_Dis':
+            assert (h['n_required'], h['threshold'], h['truncation_option']) == (49, 0.9, 'quantile')
+            assert h['prior_file'] == 'mu_xi_unif_50_IGR_SB.pkl'
+    assert {c['dataset_name'] for c in discrete_grid.grid_cells('sb_infinite')} == {'mnist', 'fmnist'}
+    evidence = discrete_grid.grid_cells('evidence')
+    assert len(evidence) == 36 and {c['epochs'] for c in evidence} == {10} and {c['seed'] for c in evidence} == {0, 1, 2}
     celeb = [c for c in jv_grid.grid_cells() if c['dataset_name'] == 'celeb_a']
     assert {c['latent_norm_n'] for c in celeb} == {32} and {c['gamma'] for c in celeb} == {100}
     assert {tuple(c['disc_c_linspace']) for c in celeb} == {(0., 10., 100000)}
@@ -118,7 +132,7 @@ def test_viz_results_figure3(folders, figure_runs):
     assert png == folders['results'] / 'figure3_elbo_mnist.png'
     table = _check_outputs(png)
     runs = table[table['panel'].astype(str) == '20'].groupby('case')['n'].max()
-    assert runs.to_dict() == {'IGR-I (tau=0.1)': 2, 'IGR-SB (tau=0.02)': 1, 'GS (tau=0.25)': 1}
+    assert runs.to_dict() == {'IGR-I (tau=0.1)': 2, 'IGR-SB-Finite (tau=0.02)': 1, 'GS (tau=0.25)': 1}
     custom = viz_results.main(['--include-smoke', '--case', 'GS_Dis=0.25', '--metric', 'TeELBOD',
                                '--out', str(folders['results'] / 'custom.png')])
     assert set(_check_outputs(custom)['case']) == {'GS (tau=0.25)'}
@@ -127,14 +141,14 @@ def test_viz_results_figure3(folders, figure_runs):
 def test_viz_grad_results_figure4(folders, figure_runs):
     png = viz_grad_results.main(['--include-smoke'])
     table = _check_outputs(png)
-    assert set(table['case']) == {'IGR-I (tau=0.1)', 'IGR-SB (tau=0.02)', 'GS (tau=0.25)'}
+    assert set(table['case']) == {'IGR-I (tau=0.1)', 'IGR-SB-Finite (tau=0.02)', 'GS (tau=0.25)'}
     assert set(table['epoch']) == {1, 2}
 
 
 def test_posterior_samples_figure5(folders, figure_runs, capsys):
     png = posterior_samples.main(['--include-smoke', '--panels', '20', '--samples', '10'])
     table = _check_outputs(png)
-    assert set(table['case']) == {'IGR-I (tau=0.1)', 'IGR-SB (tau=0.02)', 'GS (tau=0.25)'}
+    assert set(table['case']) == {'IGR-I (tau=0.1)', 'IGR-SB-Finite (tau=0.02)', 'GS (tau=0.25)'}
     row = table.set_index('case').loc['IGR-I (tau=0.1)']
     assert row['runs'] == 2 and row['images'] == 2 * SMOKE_TEST_N  # both seeds pooled, every smoke test image
     assert table['median'].between(0, np.sqrt(2)).all()

@@ -107,7 +107,7 @@ def test_resume_after_interruption_continues_without_gaps(monkeypatch):
     rows = ex.read_metrics(run_dir)
     assert [r['epoch'] for r in rows] == [1, 2, 3, 4]
     assert ex.read_status(run_dir)['finished']
-    assert '# resumed at epoch 2' in (run_dir / 'train.log').read_text()
+    assert '# resumed at the end of epoch 2' in (run_dir / 'train.log').read_text()
     # the data order and the noise are checkpointed functions of (seed, epoch): resuming is exact
     for key in ('TeELBO', 'TeELBOD', 'TrL'):
         assert resumed[key] == pytest.approx(reference[key], rel=1e-5), key

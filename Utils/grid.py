@@ -348,6 +348,9 @@ def run_grid(cells, run_cell, argv=None, description=None, out=None, environ=Non
         return run_cell(cell, run_dir=run_dir, **kwargs) if run_dir is not None else run_cell(cell, **kwargs)
 
     print(f'{len(cells)} cells; running {"all" if index is None else f"cell {index}"}', file=out, flush=True)
+    if store is not None:
+        from Utils.experiment import stop_early_on_signals
+        stop_early_on_signals()
     results, outcomes = [], []
     for i, cell in final_cells:
         print(f'[cell {i}/{len(cells) - 1}] {cell_label(cell)}', file=out, flush=True)

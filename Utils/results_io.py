@@ -134,7 +134,7 @@ def _run_record(run_dir):
     record.update(final_metrics(run_dir, metrics))
     record.pop('epoch', None)
     record.update({
-        'run_name': Path(run_dir).name, 'run_dir': str(run_dir), 'experiment': config.get('experiment'),
+        '_hyper': config['hyper'], 'run_name': Path(run_dir).name, 'run_dir': str(run_dir), 'experiment': config.get('experiment'),
         'created': config.get('created'), 'finished': status['finished'], 'epochs_done': status['epochs_done'],
         'last_epoch': int(metrics['epoch'].iloc[-1]) if len(metrics) else None, 'n_evals': len(metrics),
     })
@@ -158,7 +158,34 @@ def _collect(log_dir, experiment, finished_only, include_smoke, filters):
         if not _matches(record, filters):
             continue
         records.append((record, metrics))
-    return records
+    return _one_run_per_cell(records)
+
+
+def _one_run_per_cell(records):
+    """Keep one run per run key (cell and seed): the finished one with the most epochs (then the newest).
+
+    Duplicates come from folders made before grid cells found their own run (or `--restart`); each dropped folder
+    is named in a warning so that it is never averaged in as if it were another seed.
+    """
+    from Utils.runstore import key_of_config
+    by_key, order = {}, []
+    for record, metrics in records:
+        key = key_of_config({'experiment': record['experiment'], 'hyper': record['_hyper']}) or record['run_dir']
+        if key not in by_key:
+            order.append(key)
+        by_key.setdefault(key, []).append((record, metrics))
+    kept = []
+    for key in order:
+        group = by_key[key]
+        best = max(group, key=lambda rm: (bool(rm[0]['finished']), rm[0]['epochs_done'], str(rm[0]['created'])))
+        others = [rm[0]['run_name'] for rm in group if rm is not best]
+        if others:
+            warnings.warn(f'{len(group)} runs of one cell (key {key}): using {best[0]["run_name"]}, leaving out '
+                          f'{", ".join(others)}')
+        kept.append(best)
+    for record, _ in kept:
+        record.pop('_hyper', None)
+    return kept
 
 
 FRONT_COLUMNS = ('run_name', 'run_dir', 'experiment', 'model_type', 'dataset_name', 'temp', 'seed', 'finished',

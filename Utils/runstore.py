@@ -58,6 +58,22 @@ def run_key(completed_hyper, excluded=KEY_EXCLUDED):
     return hashlib.sha256(text.encode()).hexdigest()[:KEY_LENGTH]
 
 
+VALIDATORS = {'vae': 'Models.vae_hyper', 'sop': 'Models.sop_hyper'}
+"""experiment -> module whose TF-free `validate_hyper` completes that experiment's hyper dicts."""
+
+
+def key_of_config(config):
+    """Run key of a folder's config.json ({'experiment', 'hyper'}), or None when it cannot be computed."""
+    import importlib
+    module = VALIDATORS.get(config.get('experiment'))
+    if module is None:
+        return None
+    try:
+        return run_key(importlib.import_module(module).validate_hyper(dict(config['hyper'])))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 def _read_json(path):
     try:
         with open(path) as handle:

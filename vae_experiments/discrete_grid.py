@@ -3,21 +3,24 @@
 What it reproduces
     Table 1  test ELBO of discrete VAEs (30 variables x 10 categories) for GS, IGR-I, IGR-Planar and IGR-SB on
              MNIST and Fashion-MNIST (`dense` networks) and CelebA (`conv_jointvae`), over the temperature grid
-             [0.03, 0.07, 0.10, 0.15, 0.25, 0.50, 0.67], 100 epochs, 5 repetitions (seeds 0-4).  IGR-SB is the
-             countably infinite variant: up to 49 Gaussian dimensions (50 categories), prior learned for a uniform
-             target over 50 categories (`Results/mu_xi_unif_50_IGR_SB.pkl`), threshold 0.9, quantile
-             truncation.  The table itself is written by `vae_experiments/make_tables.py` from the run folders.
-    Figures 3-5 (preset `figures`): MNIST, every model at its cross-validated temperature (IGR-I 1.0,
-             IGR-Planar 0.85, IGR-SB 0.15, GS 1.0) and at its "20" temperature, the one that puts 75% of posterior
+             [0.03, 0.07, 0.10, 0.15, 0.25, 0.50, 0.67], 100 epochs, 5 repetitions (seeds 0-4).  As the original
+             ran it (TABLE1_MODELS), the IGR-SB row is the finite variant with exactly 10 categories on MNIST and
+             FMNIST (prior `Results/mu_xi_unif_10_IGR_SB_Finite.pkl`) and the countably infinite one on CelebA only:
+             up to 49 Gaussian dimensions (50 categories), prior `Results/mu_xi_unif_50_IGR_SB.pkl`, threshold 0.9,
+             quantile truncation.  Preset `sb_infinite` runs the infinite variant on MNIST and FMNIST.  The table
+             itself is written by `vae_experiments/make_tables.py` from the run folders.
+    Figures 3-5 (preset `figures`): MNIST, Table 1's MNIST models at their cross-validated temperature (IGR-I 1.0,
+             IGR-Planar 0.85, IGR-SB 0.15, GS 1.0) and at their "20" temperature, the one that puts 75% of posterior
              samples within 0.2 of a vertex (IGR-I 0.1, IGR-Planar 0.3, IGR-SB 0.02, GS 0.25), 5 seeds; the "20"
              runs (preset `figures_20`) have the vanished-gradient monitor on (hyper `monitor_gradients`, which
              writes `gradients.csv`), the cross-validated ones (`figures_cv`) do not.  Then
              `viz_results.py` (Figure 3), `viz_grad_results.py` (Figure 4) and `posterior_samples.py` (Figure 5)
-             read the run folders.
+             read the run folders.  Presets `evidence*`: the same cells at the reduced budget of Results/runs.
 
 Settings
-    Edit BASE_HYPER, MODEL_CASES, DATASET_CASES, TEMPS, SEEDS below, or pick a preset (`--preset`); every run
-    writes its own folder `Log/vae_<dataset>_<model>_t<temp>_s<seed>_<time>/` (config.json, metrics.csv, ...).
+    Edit BASE_HYPER, MODEL_CASES, DATASET_CASES, TEMPS, SEEDS below, or pick a preset (`--preset`); every cell
+    writes its own folder `Log/vae_<dataset>_<model>_t<temp>_s<seed>_k<run key>/` (config.json, metrics.csv, ...);
+    running a cell again skips it when finished and resumes it when not (`--status`, `--restart`: Utils/grid.py).
 
 Usage (from the repository root)
     python3 vae_experiments/discrete_grid.py --list                      # numbered cells of Table 1
@@ -78,31 +81,59 @@ DATASET_CASES = {
 TEMPS = [0.03, 0.07, 0.10, 0.15, 0.25, 0.50, 0.67]
 SEEDS = [0, 1, 2, 3, 4]
 
-CV_TEMPS = {'IGR_I_Dis': 1.0, 'IGR_Planar_Dis': 0.85, 'IGR_SB_Dis': 0.15, 'GS_Dis': 1.0}
+CV_TEMPS = {'IGR_I_Dis': 1.0, 'IGR_Planar_Dis': 0.85, 'IGR_SB_Finite_Dis': 0.15, 'GS_Dis': 1.0}
 """Cross-validated temperature per model (Figure 3, "cv" panel)."""
-TEMPS_20 = {'IGR_I_Dis': 0.1, 'IGR_Planar_Dis': 0.3, 'IGR_SB_Dis': 0.02, 'GS_Dis': 0.25}
+TEMPS_20 = {'IGR_I_Dis': 0.1, 'IGR_Planar_Dis': 0.3, 'IGR_SB_Finite_Dis': 0.02, 'GS_Dis': 0.25}
 """Temperature that puts 75% of posterior samples within 0.2 of a vertex (Figure 3 "20" panel, Figures 4-5)."""
-FIGURE_MODELS = ['IGR_I_Dis', 'IGR_Planar_Dis', 'IGR_SB_Dis', 'GS_Dis']
+FIGURE_MODELS = ['IGR_I_Dis', 'IGR_Planar_Dis', 'IGR_SB_Finite_Dis', 'GS_Dis']
+"""The MNIST models of Figures 3-5: Table 1's MNIST set, whose IGR-SB is the finite 10-category variant."""
 FIGURE_PANELS = {
     'cv': ('cross-validated temperature', {m: CV_TEMPS[m] for m in FIGURE_MODELS}),
     '20': ('"20" temperature (75% of samples within 0.2 of a vertex)', {m: TEMPS_20[m] for m in FIGURE_MODELS}),
 }
 """Panels of Figures 3-5: title and the (model_type -> temp) cases drawn in it."""
 
+TABLE1_MODELS = {
+    'mnist': ['GS_Dis', 'IGR_I_Dis', 'IGR_Planar_Dis', 'IGR_SB_Finite_Dis'],
+    'fmnist': ['GS_Dis', 'IGR_I_Dis', 'IGR_Planar_Dis', 'IGR_SB_Finite_Dis'],
+    'celeb_a': ['GS_Dis', 'IGR_I_Dis', 'IGR_Planar_Dis', 'IGR_SB_Dis'],
+}
+"""Table 1's models per dataset, as the original ran them: the IGR-SB row is the finite variant with exactly 10
+categories on MNIST and FMNIST, and the countably infinite one (at most 50 categories, threshold 0.9, quantile
+truncation) on CelebA only."""
+EVIDENCE = {'epochs': 10, 'seeds': [0, 1, 2]}
+"""Budget of the runs shipped in Results/runs (Results/REPLICATION.md): the same for every model of a table."""
+
 PRESETS = {
-    'table1': {'models': ['GS_Dis', 'IGR_I_Dis', 'IGR_Planar_Dis', 'IGR_SB_Dis'],
-               'datasets': ['mnist', 'fmnist', 'celeb_a'], 'temps': TEMPS, 'seeds': SEEDS, 'hyper': {}},
-    'table1_mnist': {'models': ['GS_Dis', 'IGR_I_Dis', 'IGR_Planar_Dis', 'IGR_SB_Dis'],
-                     'datasets': ['mnist'], 'temps': TEMPS, 'seeds': SEEDS, 'hyper': {}},
+    'table1': {'parts': ['table1_mnist', 'table1_fmnist', 'table1_celeb_a']},
+    'table1_mnist': {'models': TABLE1_MODELS['mnist'], 'datasets': ['mnist'], 'temps': TEMPS, 'seeds': SEEDS,
+                     'hyper': {}},
+    'table1_fmnist': {'models': TABLE1_MODELS['fmnist'], 'datasets': ['fmnist'], 'temps': TEMPS, 'seeds': SEEDS,
+                      'hyper': {}},
+    'table1_celeb_a': {'models': TABLE1_MODELS['celeb_a'], 'datasets': ['celeb_a'], 'temps': TEMPS, 'seeds': SEEDS,
+                       'hyper': {}},
+    'sb_infinite': {'models': ['IGR_SB_Dis'], 'datasets': ['mnist', 'fmnist'], 'temps': TEMPS, 'seeds': SEEDS,
+                    'hyper': {}},
     'figures_20': {'models': FIGURE_MODELS, 'datasets': ['mnist'], 'temps': {m: [TEMPS_20[m]] for m in FIGURE_MODELS},
                    'seeds': SEEDS, 'hyper': {'monitor_gradients': True}},
     'figures_cv': {'models': FIGURE_MODELS, 'datasets': ['mnist'], 'temps': {m: [CV_TEMPS[m]] for m in FIGURE_MODELS},
                    'seeds': SEEDS, 'hyper': {}},
     'figures': {'parts': ['figures_20', 'figures_cv']},
+    'evidence_mnist_20': {'models': FIGURE_MODELS, 'datasets': ['mnist'],
+                          'temps': {m: [TEMPS_20[m]] for m in FIGURE_MODELS}, 'seeds': EVIDENCE['seeds'],
+                          'hyper': {'monitor_gradients': True, 'epochs': EVIDENCE['epochs']}},
+    'evidence_mnist_cv': {'models': FIGURE_MODELS, 'datasets': ['mnist'],
+                          'temps': {m: [CV_TEMPS[m]] for m in FIGURE_MODELS}, 'seeds': EVIDENCE['seeds'],
+                          'hyper': {'epochs': EVIDENCE['epochs']}},
+    'evidence_fmnist_cv': {'models': FIGURE_MODELS, 'datasets': ['fmnist'],
+                           'temps': {m: [CV_TEMPS[m]] for m in FIGURE_MODELS}, 'seeds': EVIDENCE['seeds'],
+                           'hyper': {'epochs': EVIDENCE['epochs']}},
+    'evidence': {'parts': ['evidence_mnist_20', 'evidence_mnist_cv', 'evidence_fmnist_cv']},
 }
 """Named grids: models, datasets, temperatures (a list, or a dict model -> list), seeds and extra hyper values; or
 'parts', a list of presets whose cells are concatenated.  The vanished-gradient monitor (Figure 4) is switched on
-only for the "20" temperatures, where Figure 4 is drawn: it costs a closed-form Jacobian per step."""
+only for the "20" temperatures, where Figure 4 is drawn: it costs a closed-form Jacobian per step.  `evidence*` are
+the reduced-budget runs behind Results/REPLICATION.md (EVIDENCE: 10 epochs, seeds 0-2)."""
 DEFAULT_PRESET = 'table1'
 
 

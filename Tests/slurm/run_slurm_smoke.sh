@@ -215,4 +215,69 @@ for _, run in runs.iterrows():
     print(f"    {run['run_name']}: finished={run['finished']} epochs_done={run['epochs_done']} "
           f"TeELBO={run.get('TeELBO')}")
 EOF
-say "PASSED: 2 array tasks ran cells 0 and 1 through igr_slurm.sbatch; both run folders have config.json and metrics.csv"
+say "2 array tasks ran cells 0 and 1 through igr_slurm.sbatch; both run folders have config.json and metrics.csv"
+
+wait_job() {  # wait_job JOB SECONDS: until the job (all its tasks, requeues included) has left the queue
+    local start=$SECONDS
+    while squeue -h -j "$1" -o '%i' 2>/dev/null | grep -q .; do
+        if [ $((SECONDS - start)) -ge "$2" ]; then
+            scancel "$1" || true
+            fail "job $1 still queued/running after ${2}s: $(squeue -h -j "$1" -o '%i %T %R')"
+        fi
+        sleep 2
+    done
+    echo $((SECONDS - start))
+}
+
+# 5. Resubmitting the finished array trains nothing ----------------------------------------------------------
+folders_before="$(ls "$work/Log" | sort)"
+# shellcheck disable=SC2086
+job2="$(sbatch --parsable --array=0-1 --cpus-per-task=1 --mem=1G --time=15 \
+    --output="$work/slurm/%x_%A_%a.out" --error="$work/slurm/%x_%A_%a.out" \
+    igr_slurm.sbatch --direct "$SMOKE_GRID" $SMOKE_ARGS)"
+job2="${job2%%;*}"
+took="$(wait_job "$job2" "$timeout_s")"
+if [ "$SMOKE_GRID" = vae_experiments/discrete_grid.py ]; then
+    for task in 0 1; do
+        grep -q "skipped" "$work/slurm/igr-grid_${job2}_${task}.out" \
+            || fail "resubmitted task $task did not skip its cell (see $work/slurm/igr-grid_${job2}_${task}.out)"
+    done
+    [ "$(ls "$work/Log" | sort)" = "$folders_before" ] || fail "resubmission made new run folders"
+    say "resubmitted array $job2: both cells skipped, no new folder (${took} s)"
+fi
+
+# 6. A task that reaches its time limit is warned, requeued, resumes and finishes ----------------------------
+if [ "${SMOKE_TIMELIMIT:-1}" = 1 ] && [ "$SMOKE_GRID" = vae_experiments/discrete_grid.py ]; then
+    # 1-minute limit, SIGUSR1 50 s before it (Slurm may send it up to 60 s early); the run needs a few minutes of
+    # training (smoke mode on 12,000 images: 2,400 steps per epoch), so it is interrupted at least once.
+    export IGR_SMOKE_TRAIN_N="${SMOKE_TIMELIMIT_IMAGES:-12000}"
+    job3="$(sbatch --parsable --array=2 --cpus-per-task=1 --mem=2G --time=1 --signal=B:USR1@50 \
+        --output="$work/slurm/%x_%A_%a.out" --error="$work/slurm/%x_%A_%a.out" \
+        igr_slurm.sbatch --direct "$SMOKE_GRID" --smoke --set epochs=6)"
+    job3="${job3%%;*}"
+    took="$(wait_job "$job3" "${SMOKE_TIMELIMIT_TIMEOUT:-1500}")"
+    unset IGR_SMOKE_TRAIN_N
+    out="$work/slurm/igr-grid_${job3}_2.out"
+    grep -q "got SIGUSR1" "$out" || fail "the time-limited task never got the warning signal (see $out)"
+    grep -q "requeueing job" "$out" || fail "the time-limited task was not requeued (see $out)"
+    grep -q "exit status 0" "$out" || fail "the requeued task did not finish (see $out)"
+    requeues="$(grep -c 'requeueing job' "$out")"
+    "$python" - "$work/Log" <<'EOF'
+import csv
+import json
+import sys
+from pathlib import Path
+
+folders = [p for p in Path(sys.argv[1]).iterdir() if p.is_dir() and (p / 'config.json').exists()
+           and json.loads((p / 'config.json').read_text())['hyper']['seed'] == 2]
+assert len(folders) == 1, f'expected one run folder of cell 2, found {folders}'
+with open(folders[0] / 'metrics.csv') as handle:
+    epochs = [int(row['epoch']) for row in csv.DictReader(handle)]
+assert epochs == [1, 2, 3, 4, 5, 6], f'{folders[0].name}: epochs {epochs}, expected each of 1-6 once'
+status = json.loads((folders[0] / 'status.json').read_text())
+assert status['finished'] and status['epochs_done'] == 6, status
+print(f'    {folders[0].name}: epochs {epochs}, finished')
+EOF
+    say "time-limited task $job3: warned, requeued $requeues time(s), resumed and finished (${took} s)"
+fi
+say "PASSED"
