@@ -189,3 +189,20 @@ def test_duplicate_runs_of_a_cell_count_once(tmp_path):
     assert sorted(runs['run_name']) == ['vae_mnist_GS_Dis_t0.5_s0_b', 'vae_mnist_GS_Dis_t0.5_s1']
     summary = results_io.summarize_runs(runs, ('TeELBO',))
     assert summary['n_runs'].tolist() == [2] and summary['TeELBO_mean'].tolist() == [-100.0]
+
+
+def test_ship_runs_copies_the_records_of_finished_runs_only(tmp_path):
+    from Utils.ship_runs import RECORD_FILES, ship
+    log = tmp_path / 'log'
+    done = make_run(log, 'vae_mnist_GS_Dis_t0.5_s0', vae_hyper('GS_Dis', 'mnist', 0.5, 0), rows(-100.0))
+    (done / 'checkpoints').mkdir()
+    (done / 'checkpoints' / 'ckpt-3.index').write_text('weights')
+    (done / 'train.log').write_text('Epoch 1 ||\n')
+    make_run(log, 'vae_mnist_GS_Dis_t0.5_s1', vae_hyper('GS_Dis', 'mnist', 0.5, 1), rows(-90.0), finished=False)
+    assert ship(log, tmp_path / 'runs') == ['vae_mnist_GS_Dis_t0.5_s0']
+    shipped = tmp_path / 'runs' / 'vae_mnist_GS_Dis_t0.5_s0'
+    assert sorted(p.name for p in shipped.iterdir()) == sorted(
+        name for name in RECORD_FILES if (done / name).exists())
+    assert ship(log, tmp_path / 'runs') == []  # already there with as many epochs
+    runs = results_io.collect_runs(tmp_path / 'runs')
+    assert runs['TeELBO'].tolist() == [-100.0]

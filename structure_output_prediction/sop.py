@@ -40,6 +40,8 @@ PRESETS = {
     'temps': {'TEMPS': {m: [0.1, 0.25, 0.5, 1.0] for m in MODEL_CASES}},
     # five seeds per cell, for error bars
     'repeat5': {'SEEDS': 5},
+    # the reduced-budget runs of Results/runs (the budget of vae_experiments/discrete_grid.py's EVIDENCE)
+    'evidence': {'HYPER': {**HYPER, 'epochs': 10}, 'SEEDS': [0, 1, 2]},
 }
 
 

@@ -1,0 +1,68 @@
+"""Copy the records of finished runs into the repository (`Results/runs/<run folder>/`), without their weights.
+
+    python3 -m Utils.ship_runs --from /scratch/igr_log            # default destination Results/runs
+    python3 -m Utils.ship_runs --from Log --to Results/runs --experiment vae
+
+What is copied: config.json, metrics.csv, gradients.csv, status.json, final_metrics.json and train.log (the files the
+table and figure scripts read, plus the readable log). Checkpoints, TensorBoard files and images stay behind. Only
+finished runs are copied; a folder already shipped is replaced only when the source has more epochs.
+"""
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+RECORD_FILES = ('config.json', 'metrics.csv', 'gradients.csv', 'status.json', 'final_metrics.json', 'train.log')
+
+
+def _status(folder):
+    try:
+        return json.loads((Path(folder) / 'status.json').read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def ship(source, destination, experiment=None):
+    """Copy the records of every finished run folder under `source` to `destination`; returns the shipped names."""
+    source, destination = Path(source), Path(destination)
+    shipped = []
+    for folder in sorted(p for p in source.iterdir() if p.is_dir() and (p / 'config.json').is_file()):
+        status = _status(folder)
+        if not status.get('finished'):
+            continue
+        if experiment and json.loads((folder / 'config.json').read_text()).get('experiment') != experiment:
+            continue
+        target = destination / folder.name
+        if target.exists() and _status(target).get('epochs_done', 0) >= status.get('epochs_done', 0):
+            continue
+        tmp = destination / f'.{folder.name}.tmp'
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        for name in RECORD_FILES:
+            if (folder / name).is_file():
+                shutil.copy2(folder / name, tmp / name)
+        shutil.rmtree(target, ignore_errors=True)
+        tmp.rename(target)
+        shipped.append(folder.name)
+    return shipped
+
+
+def main(argv=None):
+    from Utils import paths
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--from', dest='source', default=None, help='log directory (default Log/ or $IGR_LOG_DIR)')
+    parser.add_argument('--to', dest='destination', default=None, help='default Results/runs')
+    parser.add_argument('--experiment', default=None, help="only runs of this experiment ('vae' or 'sop')")
+    args = parser.parse_args(argv)
+    source = Path(args.source) if args.source else paths.log_dir()
+    destination = Path(args.destination) if args.destination else paths.results_dir('runs')
+    if not source.is_dir():
+        parser.error(f'no log directory {source}')
+    names = ship(source, destination, args.experiment)
+    print(f'{len(names)} run(s) shipped to {destination}' + ''.join(f'\n  {n}' for n in names))
+    return names
+
+
+if __name__ == '__main__':
+    sys.exit(0 if main() is not None else 1)
