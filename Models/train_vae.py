@@ -97,13 +97,23 @@ def _run_header(model, hyper, run_dir, steps):
             f'seed {hyper["seed"]}, {steps} steps/epoch, parameters {counts}; run folder {run_dir}')
 
 
+JV_METRICS = ('TeJV', 'TeJVC')
+
+
+def shown_metrics(hyper):
+    """Metrics a run prints: the JointVAE objective (TeJV, TeJVC) only for runs trained on it (metrics.csv keeps
+    every column)."""
+    return tuple(k for k in METRIC_COLUMNS if hyper['run_jv'] or k not in JV_METRICS)
+
+
 def _end_of_epoch(model, hyper, test_batches, log, grad_log, steps):
     """After an epoch's training: evaluate (when due), log the metrics and the monitors."""
     def end(epoch, stats, seconds):
         if _should_evaluate(epoch, hyper):
             metrics = model.evaluate(test_batches)
             metrics['TrL'] = stats['TrL']
-            log.log_epoch(epoch, {k: metrics[k] for k in METRIC_COLUMNS}, seconds, model.iteration.numpy())
+            log.log_epoch(epoch, {k: metrics[k] for k in METRIC_COLUMNS}, seconds, model.iteration.numpy(),
+                          shown=shown_metrics(hyper))
         if grad_log is not None:
             grad_log.append({'epoch': epoch, 'vanished_pct': stats['vanished_pct']})
             log.scalars(epoch, {'vanished_pct': stats['vanished_pct']})

@@ -129,3 +129,30 @@ def test_paths_are_repo_relative_and_created_on_demand(tmp_path, monkeypatch):
     assert paths.log_dir() == (tmp_path / 'logs').resolve() and (tmp_path / 'logs').is_dir()
     monkeypatch.setenv('IGR_RESULTS_DIR', str(tmp_path / 'res'))
     assert paths.results_dir('tables').is_dir()
+
+
+@pytest.mark.parametrize('damage', ['truncated', 'bit_flipped', 'no_record'])
+def test_damaged_mnist_is_refused_and_make_data_repairs_it(tmp_path, monkeypatch, damage):
+    """An interrupted copy (truncated), a flipped bit, or a file without its recorded hash: refused on load with a
+    message naming the file and the repair; `Utils.fetch_data` (what `make data` runs) re-creates it."""
+    import shutil
+    from Utils import fetch_data
+    good = load_data.mnist_path()
+    monkeypatch.setenv('IGR_DATA_DIR', str(tmp_path))
+    copy = load_data.mnist_path()
+    shutil.copy(good, copy)
+    shutil.copy(load_data.hash_record(good), load_data.hash_record(copy))
+    data = bytearray(copy.read_bytes())
+    if damage == 'truncated':
+        copy.write_bytes(bytes(data[:len(data) // 2]))
+    elif damage == 'bit_flipped':
+        data[len(data) // 3] ^= 0x10
+        copy.write_bytes(bytes(data))
+    else:
+        load_data.hash_record(copy).unlink()
+    with pytest.raises(load_data.DataIntegrityError, match=r'mnist\.npz is damaged.*make data'):
+        load_data.load_mnist()
+    message = fetch_data.fetch_mnist()
+    assert 'repaired' in message
+    assert load_data.load_mnist()['x_train'].shape == (60000, 28, 28)
+    assert 'present' in fetch_data.fetch_mnist()

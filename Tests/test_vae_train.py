@@ -56,6 +56,8 @@ def test_run_folder_layout(log_dir):
     assert header == 'epoch,TeELBO,TeELBOC,TeELBOD,TeJV,TeJVC,N,TrL,seconds'
     lines = [l for l in (run / 'train.log').read_text().splitlines() if l.startswith('Epoch')]
     assert lines[0].startswith('Epoch    1 || TeELBO ') and lines[0].endswith(f'sec || i: {STEPS_PER_EPOCH} ||')
+    assert 'TeJV' not in lines[0]  # the JointVAE objective is printed only for runs trained on it (csv keeps it)
+    assert tv.shown_metrics({'run_jv': True}) == tv.METRIC_COLUMNS
     assert ex.read_status(run)['finished'] and ex.read_status(run)['epochs_done'] == 2
     assert json.loads((run / 'final_metrics.json').read_text())['epoch'] == 2
     grads = ex.read_metrics(run, 'gradients.csv')

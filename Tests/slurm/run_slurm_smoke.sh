@@ -248,12 +248,13 @@ fi
 
 # 6. A task that reaches its time limit is warned, requeued, resumes and finishes ----------------------------
 if [ "${SMOKE_TIMELIMIT:-1}" = 1 ] && [ "$SMOKE_GRID" = vae_experiments/discrete_grid.py ]; then
-    # 1-minute limit, SIGUSR1 50 s before it (Slurm may send it up to 60 s early); the run needs a few minutes of
-    # training (smoke mode on 12,000 images: 2,400 steps per epoch), so it is interrupted at least once.
-    export IGR_SMOKE_TRAIN_N="${SMOKE_TIMELIMIT_IMAGES:-12000}"
-    job3="$(sbatch --parsable --array=2 --cpus-per-task=1 --mem=2G --time=1 --signal=B:USR1@50 \
+    # 2-minute limit, SIGUSR1 30 s before it (Slurm may send it up to 60 s earlier: 30-90 s after the start); the
+    # run needs about two attempts (smoke mode on 4,000 images: 800 steps per epoch, 8 epochs), so it is
+    # interrupted at least once. Slurm holds a requeued job for about 2 minutes (BeginTime) before it restarts.
+    export IGR_SMOKE_TRAIN_N="${SMOKE_TIMELIMIT_IMAGES:-4000}"
+    job3="$(sbatch --parsable --array=2 --cpus-per-task=1 --mem=2G --time=2 --signal=B:USR1@30 \
         --output="$work/slurm/%x_%A_%a.out" --error="$work/slurm/%x_%A_%a.out" \
-        igr_slurm.sbatch --direct "$SMOKE_GRID" --smoke --set epochs=6)"
+        igr_slurm.sbatch --direct "$SMOKE_GRID" --smoke --set epochs=8)"
     job3="${job3%%;*}"
     took="$(wait_job "$job3" "${SMOKE_TIMELIMIT_TIMEOUT:-1500}")"
     unset IGR_SMOKE_TRAIN_N
@@ -273,9 +274,9 @@ folders = [p for p in Path(sys.argv[1]).iterdir() if p.is_dir() and (p / 'config
 assert len(folders) == 1, f'expected one run folder of cell 2, found {folders}'
 with open(folders[0] / 'metrics.csv') as handle:
     epochs = [int(row['epoch']) for row in csv.DictReader(handle)]
-assert epochs == [1, 2, 3, 4, 5, 6], f'{folders[0].name}: epochs {epochs}, expected each of 1-6 once'
+assert epochs == list(range(1, 9)), f'{folders[0].name}: epochs {epochs}, expected each of 1-8 once'
 status = json.loads((folders[0] / 'status.json').read_text())
-assert status['finished'] and status['epochs_done'] == 6, status
+assert status['finished'] and status['epochs_done'] == 8, status
 print(f'    {folders[0].name}: epochs {epochs}, finished')
 EOF
     say "time-limited task $job3: warned, requeued $requeues time(s), resumed and finished (${took} s)"
