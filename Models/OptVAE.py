@@ -436,7 +436,7 @@ class OptVAE:
         self.train_step = compiled(OptVAE._train_step)
         self.test_step = compiled(OptVAE._test_step, reduce_retracing=True)
         self._indexed_train_step = compiled(OptVAE._train_from_index)
-        self._x_train = self._perm = None
+        self._x_train = self._perm = self._host_images = None
 
     # ---- checkpointing -------------------------------------------------------------------------------------------
     def trackables(self):
@@ -567,16 +567,26 @@ class OptVAE:
         """Keep the training images on the device; batches are gathered inside the compiled step.
 
         A variable (not an eager constant, which would live in host memory) so that it is placed on the GPU when
-        there is one and no step copies the training set.
+        there is one and no step copies the training set. Images read from disk (`Utils.image_store.StoredImages`,
+        CelebA) stay there: each step reads its batch on the host, in the same permutation order.
         """
-        self._x_train = tf.Variable(x_train, trainable=False, name='x_train')
         steps = len(x_train) // self.batch_n
         self._perm = tf.Variable(tf.zeros((steps, self.batch_n), tf.int32), trainable=False)
+        if isinstance(x_train, np.ndarray):
+            self._x_train, self._host_images = tf.Variable(x_train, trainable=False, name='x_train'), None
+        else:
+            self._x_train, self._host_images = None, x_train
+            self._host_train_step = tf.function(functools.partial(OptVAE._train_host_batch, self), autograph=False)
         return steps
+
+    def _train_host_batch(self, x):
+        self.step_in_epoch.assign_add(1)
+        return self._train_step(x)
 
     def start_epoch(self, permutation):
         """permutation: int array (steps, batch_n) of training indices for this epoch; resets the epoch stats."""
         self._perm.assign(permutation)
+        self._host_perm, self._host_step = np.asarray(permutation), 0
         self.step_in_epoch.assign(0)
         for var in (self.loss_sum, self.grad_vanished, self.grad_total):
             var.assign(tf.zeros_like(var))
@@ -587,9 +597,14 @@ class OptVAE:
     def continue_epoch(self, permutation):
         """The permutation of an epoch resumed mid-way: the restored step and statistics are kept."""
         self._perm.assign(permutation)
+        self._host_perm, self._host_step = np.asarray(permutation), int(self.step_in_epoch.numpy())
 
     def train_next(self):
         """Train on the next batch of the current epoch's permutation."""
+        if self._host_images is not None:
+            batch = self._host_images[self._host_perm[self._host_step]]
+            self._host_step += 1
+            return self._host_train_step(tf.constant(batch))
         return self._indexed_train_step()
 
     def epoch_stats(self):

@@ -25,6 +25,7 @@ from Models.vae_hyper import (DERIVED_KEYS, HYPER_KEYS, MODEL_TYPES, SMOKE_BATCH
 from Utils import experiment as ex
 from Utils import paths
 from Utils.general import load_prior
+from Utils.image_store import HostBatches
 from Utils.grid import enumerate_cells
 from Utils.load_data import load_dataset, test_batch_size
 from Utils.training_loop import NonFiniteLossError, epoch_permutation, resume_point, train_epochs  # noqa: F401
@@ -53,7 +54,10 @@ def load_prior_for(hyper):
 # Training
 # ---------------------------------------------------------------------------------------------------------------------
 def _test_batches(x_test):
+    """The test set as (n_batches, tb, H, W, C): one tensor, or batches read from disk one at a time (CelebA)."""
     tb = test_batch_size(len(x_test), TEST_BATCH_LIMIT)
+    if not isinstance(x_test, np.ndarray):
+        return HostBatches(x_test, tb)
     return tf.constant(x_test.reshape((len(x_test) // tb, tb) + x_test.shape[1:]))
 
 

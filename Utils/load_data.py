@@ -62,7 +62,8 @@ class DataIntegrityError(ValueError):
 class DataSpec:
     """A dataset ready for training.
 
-    x_train, x_test: float32 arrays `(N, H, W, C)` in [0, 1] (exactly {0, 1} when `likelihood == 'bernoulli'`).
+    x_train, x_test: float32 arrays `(N, H, W, C)` in [0, 1] (exactly {0, 1} when `likelihood == 'bernoulli'`);
+        for CelebA `Utils.image_store.StoredImages` (uint8 on disk, float32 when indexed: `x[idx]`, `x[:8]`).
     likelihood: 'bernoulli' (binarized images, decoder outputs logits) or 'gaussian' (decoder outputs mean and std).
     """
     name: str
@@ -73,6 +74,11 @@ class DataSpec:
     @property
     def image_shape(self):
         return tuple(self.x_train.shape[1:])
+
+    @property
+    def streamed(self):
+        """True when the images are read from disk batch by batch (not held as one float32 array)."""
+        return not isinstance(self.x_train, np.ndarray)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -212,12 +218,16 @@ def _prepare_grey(raw, scale, architecture, binarize, run_with_sample):
     return splits
 
 
-def _tfds_images(name, split, count):
-    """Images of a prepared TFDS dataset as a uint8 numpy array (no download, ever)."""
+def _tfds_split(name, split, count=None):
+    """(iterator over uint8 image chunks of at most CACHE_CHUNK images, number of images) of a prepared TFDS split.
+
+    Reads from TFDS_DATA_DIR only (no download, ever); `count` keeps the first `count` images (smoke mode).
+    """
     try:
         import tensorflow_datasets as tfds
     except ImportError as error:  # pragma: no cover - tensorflow-datasets is a pinned requirement
         raise MissingDataError('tensorflow-datasets is not installed; `make install`.') from error
+    from Utils.image_store import CACHE_CHUNK
     data_dir = os.environ.get('TFDS_DATA_DIR')
     if not data_dir:
         raise MissingDataError(
@@ -225,24 +235,70 @@ def _tfds_images(name, split, count):
             f'access run `tfds build {name} --data_dir DIR` (CelebA needs its manual download, see the TFDS catalog), '
             f'copy DIR here and `export TFDS_DATA_DIR=DIR`.')
     builder = tfds.builder(name, data_dir=data_dir)
-    if not Path(builder.data_dir).exists():
-        raise MissingDataError(f'{name} is not prepared in TFDS_DATA_DIR={data_dir} (looked for {builder.data_dir}). '
-                               f'Run `tfds build {name} --data_dir {data_dir}` on a machine with network access.')
-    split = f'{split}[:{count}]' if count else split
-    dataset = builder.as_dataset(split=split, shuffle_files=False)
-    return np.stack([example['image'] for example in tfds.as_numpy(dataset)])
+    try:
+        dataset = builder.as_dataset(split=split, shuffle_files=False)
+    except (AssertionError, FileNotFoundError, ValueError) as error:
+        raise MissingDataError(f'{name} is not prepared in TFDS_DATA_DIR={data_dir} (looked for {builder.data_dir}): '
+                               f'{error}. Run `tfds build {name} --data_dir {data_dir}` on a machine with network '
+                               f'access.') from None
+    total = int(dataset.cardinality())
+    if total < 0:  # unknown: count once (decoding is skipped by nothing here; only small mocked splits get here)
+        total = sum(1 for _ in dataset)
+    n = min(total, count) if count else total
+    images = dataset.take(n).map(lambda example: example['image']).batch(CACHE_CHUNK)
+    return (np.asarray(chunk) for chunk in tfds.as_numpy(images)), n
+
+
+def _tfds_images(name, split, count):
+    """Images of a prepared TFDS split as one uint8 numpy array (small datasets and smoke runs)."""
+    chunks, n = _tfds_split(name, split, count)
+    return np.concatenate(list(chunks)) if n else np.zeros((0,), np.uint8)
+
+
+CELEB_A_CACHE = 'celeb_a_64'
+
+
+def celeb_a_cache_path(split):
+    """`<data dir>/celeb_a_64/<split>.npy`: the preprocessed 64x64x3 uint8 CelebA split."""
+    return paths.data_dir() / CELEB_A_CACHE / f'{split}.npy'
+
+
+def prepare_celeb_a(split, verify=False):
+    """Build (once) the uint8 64x64x3 cache of a CelebA split from TFDS_DATA_DIR; returns its path.
+
+    The split is streamed in chunks (peak memory ~0.5 GB whatever its size), written to a temporary file and renamed;
+    its sha256 is recorded. An existing cache is reused when whole (size matches its header) and, with `verify`,
+    when its content matches the recorded sha256; otherwise it is rebuilt.
+    """
+    from Utils.image_store import cache_is_whole, crop_resize_uint8, write_cache
+    path = celeb_a_cache_path(split)
+    if path.exists() and cache_is_whole(path) and hash_record(path).exists():
+        if not verify:
+            return path
+        try:
+            check_written_file(path)
+            return path
+        except DataIntegrityError:
+            pass
+    chunks, n = _tfds_split('celeb_a', split)
+    resized = (crop_resize_uint8(chunk, CELEB_A_SIZE) for chunk in chunks)
+    return write_cache(resized, n, (CELEB_A_SIZE, CELEB_A_SIZE, 3), path, record_sha256)
 
 
 def _load_celeb_a(run_with_sample):
-    import tensorflow as tf
+    """CelebA as `StoredImages` (uint8 on disk, float32 in [0, 1] when indexed): the full splits memory-mapped from
+    the cache (built on first use), smoke runs the first images read directly."""
+    from Utils.image_store import StoredImages, cache_is_whole, crop_resize_uint8
     splits = []
     for split, smoke_n in (('train', smoke_train_n()), ('test', SMOKE_TEST_N)):
-        images = _tfds_images('celeb_a', split, smoke_n if run_with_sample else None)
-        # 218x178 faces: take the central 178x178 square, then shrink to 64x64.
-        top = (images.shape[1] - images.shape[2]) // 2
-        square = images[:, top:top + images.shape[2]]
-        resized = tf.image.resize(square.astype(np.float32) / 255., (CELEB_A_SIZE, CELEB_A_SIZE), antialias=True)
-        splits.append(np.clip(resized.numpy(), 0., 1.))
+        if run_with_sample:
+            splits.append(StoredImages(crop_resize_uint8(_tfds_images('celeb_a', split, smoke_n), CELEB_A_SIZE)))
+            continue
+        path = prepare_celeb_a(split)
+        if not cache_is_whole(path):
+            raise DataIntegrityError(f'{path} is damaged or incomplete (its size does not match its header). Repair '
+                                     f'it with `.venv/bin/python -m Utils.fetch_data celeb_a` (rebuilds it).')
+        splits.append(StoredImages(path))
     return splits
 
 

@@ -1,0 +1,104 @@
+"""Image sets too large to hold as float32 arrays: a uint8 cache on disk, read batch by batch.
+
+CelebA's training split is 162,770 images: 19 GB as the 218x178x3 uint8 originals, 8 GB as float32 64x64x3. It is
+preprocessed once (central 178x178 crop, antialiased resize to 64x64, rounded to uint8) into
+`<data dir>/celeb_a_64/{train,test}.npy`, streaming the TFDS split in chunks, and then memory-mapped:
+
+    StoredImages(path)    float32 images in [0, 1] on indexing (`x[idx]`, `x[:8]`), uint8 on disk, len/shape
+    HostBatches(x, tb)    the test set as (n_batches, tb, H, W, C) batches converted one at a time
+
+A cache file is written to a temporary name and renamed once complete; its sha256 is recorded beside it
+(`<file>.sha256`) and its size checked against its header on every load (a truncated copy is refused at once);
+`python -m Utils.fetch_data celeb_a` (and `make data` when TFDS_DATA_DIR is set) verifies the full hash.
+"""
+import os
+from pathlib import Path
+
+import numpy as np
+
+CACHE_CHUNK = 2048
+"""Images per chunk while building a cache: bounds the builder's memory (~0.5 GB of 218x178x3 float32)."""
+
+
+class StoredImages:
+    """uint8 images `(N, H, W, C)` on disk (or in memory), float32 in [0, 1] when indexed."""
+
+    def __init__(self, source, scale=255.):
+        self.raw = np.load(source, mmap_mode='r') if isinstance(source, (str, Path)) else np.asarray(source)
+        if self.raw.dtype != np.uint8 or self.raw.ndim != 4:
+            raise ValueError(f'expected uint8 images (N, H, W, C), got {self.raw.dtype} {self.raw.shape}')
+        self.scale = float(scale)
+        self.shape = self.raw.shape
+        self.dtype = np.dtype(np.float32)
+
+    def __len__(self):
+        return self.shape[0]
+
+    def __getitem__(self, index):
+        return np.asarray(self.raw[index], np.float32) / np.float32(self.scale)
+
+    def __array__(self, dtype=None, copy=None):
+        return self[:].astype(dtype or np.float32, copy=False)
+
+
+class HostBatches:
+    """A test set split into `n // tb` batches of `tb` images, each converted to a float32 tensor when taken."""
+
+    def __init__(self, images, tb):
+        if len(images) % tb:
+            raise ValueError(f'the batch size {tb} does not divide the {len(images)} test images')
+        self.images, self.tb = images, int(tb)
+        self.shape = (len(images) // tb, tb) + tuple(images.shape[1:])
+
+    def __getitem__(self, i):
+        import tensorflow as tf
+        return tf.constant(self.images[i * self.tb:(i + 1) * self.tb])
+
+
+def crop_resize_uint8(images, size):
+    """218x178 faces (N, H, W, 3) uint8 -> the central W x W square resized to size x size, uint8 (rounded)."""
+    import tensorflow as tf
+    top = (images.shape[1] - images.shape[2]) // 2
+    square = images[:, top:top + images.shape[2]]
+    resized = tf.image.resize(square.astype(np.float32) / 255., (size, size), antialias=True).numpy()
+    return np.round(np.clip(resized, 0., 1.) * 255.).astype(np.uint8)
+
+
+def write_cache(chunks, count, image_shape, path, record_sha256):
+    """Write `count` images from an iterator of uint8 chunks to `path` (.npy) atomically; returns the path.
+
+    Args:
+        chunks: iterator of uint8 arrays (n_i, *image_shape) with sum n_i == count.
+        record_sha256: `f(written, final_path)` that records the written file's hash beside `final_path`.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + '.tmp.npy')
+    out = np.lib.format.open_memmap(tmp, mode='w+', dtype=np.uint8, shape=(count,) + tuple(image_shape))
+    done = 0
+    for chunk in chunks:
+        out[done:done + len(chunk)] = chunk
+        done += len(chunk)
+    if done != count:
+        del out
+        tmp.unlink()
+        raise ValueError(f'expected {count} images for {path}, got {done}')
+    out.flush()
+    del out
+    record_sha256(tmp, path)
+    os.replace(tmp, path)
+    return path
+
+
+def cache_is_whole(path):
+    """True when the .npy file's size equals what its header announces (a cheap check against truncation)."""
+    try:
+        with open(path, 'rb') as handle:
+            fmt = np.lib.format
+            version = fmt.read_magic(handle)
+            read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+            shape, _, dtype = read_header(handle)
+            offset = handle.tell()
+    except (OSError, ValueError):
+        return False
+    return os.path.getsize(path) == offset + int(np.prod(shape)) * np.dtype(dtype).itemsize
