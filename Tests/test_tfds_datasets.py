@@ -134,3 +134,16 @@ def test_stored_images_index_like_an_array():
     np.testing.assert_array_equal(np.asarray(images), raw / np.float32(255.))
     with pytest.raises(ValueError, match='uint8'):
         StoredImages(raw.astype(np.float32))
+
+
+def test_stored_images_read_from_a_file_like_the_array(tmp_path):
+    rng = np.random.default_rng(0)
+    raw = rng.integers(0, 256, size=(9, 4, 3, 3), dtype=np.uint8)
+    path = tmp_path / 'images.npy'
+    np.save(path, raw)
+    images = StoredImages(path)
+    expected = raw.astype(np.float32) / 255.
+    for index in ([8, 0, 3, 3], np.array([[1, 2], [7, 0]]), slice(2, 7), slice(None, None, 3), 4, -1, slice(5, 2)):
+        np.testing.assert_array_equal(images[index], expected[index])
+    with pytest.raises(IndexError):
+        images[[9]]
