@@ -118,17 +118,20 @@ def write_cache(chunks, count, image_shape, path, record_sha256):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + '.tmp.npy')
-    out = np.lib.format.open_memmap(tmp, mode='w+', dtype=np.uint8, shape=(count,) + tuple(image_shape))
+    header = {'descr': np.lib.format.dtype_to_descr(np.dtype(np.uint8)), 'fortran_order': False,
+              'shape': (count,) + tuple(image_shape)}
     done = 0
-    for chunk in chunks:
-        out[done:done + len(chunk)] = chunk
-        done += len(chunk)
+    with open(tmp, 'wb') as handle:  # plain writes, not a memory map: written pages never count in our memory
+        np.lib.format.write_array_header_1_0(handle, header)
+        for chunk in chunks:
+            chunk = np.ascontiguousarray(chunk, np.uint8)
+            if chunk.shape[1:] != tuple(image_shape):
+                raise ValueError(f'chunk of shape {chunk.shape} for images of shape {tuple(image_shape)}')
+            handle.write(chunk.tobytes())
+            done += len(chunk)
     if done != count:
-        del out
         tmp.unlink()
         raise ValueError(f'expected {count} images for {path}, got {done}')
-    out.flush()
-    del out
     record_sha256(tmp, path)
     os.replace(tmp, path)
     return path
