@@ -213,3 +213,15 @@ def test_igr_kl_by_monte_carlo_matches_closed_form():
     closed_form = tf.reduce_sum(D.gaussian_kl(mu, xi, mu0, xi0)).numpy()
     standard_error = log_ratio.std() / np.sqrt(n_draws)
     assert abs(log_ratio.mean() - closed_form) <= 5.0 * standard_error
+
+
+def test_igr_log_probs_are_finite_where_float32_probabilities_underflow():
+    from Utils.Distributions import compute_igr_log_probs, compute_igr_probs
+    mu = np.array([[[5.5]], [[30.0]]], np.float32)    # (b=2, n=1, v=1)
+    sigma = np.ones_like(mu)
+    assert compute_igr_probs(mu, sigma).numpy()[0, 1, 0] == 0.  # float32: P(last) = Phi(-5.5) ~ 1.9e-8 rounds to 0
+    logs = compute_igr_log_probs(mu, sigma).numpy()
+    assert logs.dtype == np.float32 and np.all(np.isfinite(logs))
+    exact = np.log(0.5 * math.erfc(5.5 / math.sqrt(2.)))   # log Phi(-5.5)
+    np.testing.assert_allclose(logs[0, 1, 0], exact, rtol=1e-6)
+    assert logs[1, 1, 0] >= np.log(np.finfo(np.float64).tiny) - 1e-3  # floored, not -inf

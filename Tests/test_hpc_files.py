@@ -118,3 +118,20 @@ def test_sbatch_offset_out_of_range_and_missing_image(tmp_path):
     assert out.returncode == 2 and '--direct' in out.stderr
     out = run_sbatch(tmp_path, [])
     assert out.returncode == 2 and 'usage' in out.stderr
+
+
+def test_cuda_probe_line_is_dropped_only_without_a_gpu(tmp_path):
+    """A fresh interpreter on this GPU-less machine: no `failed call to cuInit` line, other stderr kept."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    from Utils.tf_quiet import has_nvidia_device
+    repo = Path(__file__).resolve().parents[1]
+    code = ('import sys; sys.path.insert(0, "."); from Utils.tf_quiet import import_tensorflow; '
+            'tf = import_tensorflow(); tf.constant(1.) + 1.; print("E kept line", file=sys.stderr)')
+    result = subprocess.run([sys.executable, '-c', code], cwd=repo, capture_output=True, text=True,
+                            env={**__import__('os').environ, 'TF_CPP_MIN_LOG_LEVEL': '2'})
+    assert result.returncode == 0, result.stderr
+    assert 'E kept line' in result.stderr
+    if not has_nvidia_device():
+        assert 'cuInit' not in result.stderr, result.stderr

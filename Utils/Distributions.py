@@ -51,7 +51,8 @@ Zero-temperature category probabilities of IGR-I (independent ``lam_k ~ N(mu_k, 
     P(n+1) = prod_k Phi(-mu_k / sigma_k),
     P(k)   = int_0^inf N(t; mu_k, sigma_k) prod_{j != k} Phi((t - mu_j) / sigma_j) dt,
 
-computed by composite Gauss-Legendre quadrature in log space (see :func:`compute_igr_log_probs`).
+computed by composite Gauss-Legendre quadrature of the integrand in probability space (products of ``Phi``, not
+sums of ``log Phi``; see :func:`compute_igr_probs`); :func:`compute_igr_log_probs` gives finite logarithms.
 
 Relaxed Bernoulli
 -----------------
@@ -658,8 +659,16 @@ def compute_igr_probs(mu, sigma):
 
 
 def compute_igr_log_probs(mu, sigma):
-    """``log`` of :func:`compute_igr_probs` (same shapes; ``-inf`` where a probability underflows)."""
-    return tf.math.log(compute_igr_probs(mu, sigma))
+    """``log`` of :func:`compute_igr_probs`, finite: usable as a log-density.
+
+    The probabilities are computed in float64 whatever the input dtype and floored at the smallest positive
+    float64 (log >= -708), then the logarithms are cast back to the input dtype. In float32 the probabilities
+    themselves would underflow: below ~6e-8 the float32 quadrature returns 0 (e.g. mu = 5.5, sigma = 1 gives
+    log P = [-6e-8, -inf] in float32 arithmetic, [-1.9e-8, -17.78] here). Shapes as :func:`compute_igr_probs`.
+    """
+    mu = tf.convert_to_tensor(mu)
+    probs = compute_igr_probs(tf.cast(mu, tf.float64), tf.cast(sigma, tf.float64))
+    return tf.cast(tf.math.log(tf.maximum(probs, np.finfo(np.float64).tiny)), mu.dtype)
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -90,6 +90,8 @@ def parse_args(argv):
 
 
 def main(argv=None):
+    from Utils.tf_quiet import import_tensorflow
+    import_tensorflow()
     from Models.train_vae import run_vae
     from Utils.load_data import MissingDataError
     from Utils.results_io import load_metrics
