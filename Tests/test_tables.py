@@ -108,8 +108,8 @@ def test_table1_means_counts_and_files(log_dir, tmp_path):
     assert len(back) == 4 and back['n_runs'].tolist() == [3, 2, 1, 1]
     assert back.loc[0, 'TeELBO_mean'] == pytest.approx(-102.0)
     md = md_path.read_text()
-    assert '| mnist | GS_Dis | 0.5 | -102.00 ± 2.00 | -103.00 ± 2.00 | -104.00 ± 2.00 | 3 | 3 |' in md
-    assert '| mnist | GS_Dis | 1.0 | -98.50 ± 0.71 | -99.50 ± 0.71 | -100.50 ± 0.71 | 2 | 3-5 |' in md
+    assert '| mnist | GS_Dis | 0.5 | -102.00 ± 2.00 | -103.00 ± 2.00 | -104.00 ± 2.00 | 10.00 ± 0.00 | 3 | 3 |' in md
+    assert '| mnist | GS_Dis | 1.0 | -98.50 ± 0.71 | -99.50 ± 0.71 | -100.50 ± 0.71 | 10.00 ± 0.00 | 2 | 3-5 |' in md
     assert '| mnist | IGR_I_Dis | 0.1 | -90.00 ± - |' in md
     best = md.split('## All temperatures')[0]
     assert '| mnist | GS_Dis | 1.0 |' in best and '| mnist | GS_Dis | 0.5 |' not in best  # best mean TeELBO
@@ -133,7 +133,7 @@ def test_table2_selects_jointvae_runs(log_dir):
     assert (row['model_type'], row['n_runs']) == ('IGR_I', 2)
     assert row['TeJV_mean'] == pytest.approx(12.0) and row['TeJV_std'] == pytest.approx(np.sqrt(8.0))
     assert row['TeJVC_mean'] == pytest.approx(12.5) and row['TeELBO_mean'] == pytest.approx(-80.5)
-    assert '| mnist | IGR_I | 0.5 | 12.00 ± 2.83 | 12.50 ± 2.83 | -80.50 ± 0.71 | 2 | 3 |' in md_path.read_text()
+    assert '| mnist | IGR_I | 0.5 | 12.00 ± 2.83 | 12.50 ± 2.83 | -80.50 ± 0.71 | 10.00 ± 0.00 | 2 | 3 |' in md_path.read_text()
 
 
 def test_table3_from_sop_runs(log_dir, tmp_path):
