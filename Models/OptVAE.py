@@ -572,7 +572,7 @@ class OptVAE:
         """
         steps = len(x_train) // self.batch_n
         self._perm = tf.Variable(tf.zeros((steps, self.batch_n), tf.int32), trainable=False)
-        if isinstance(x_train, np.ndarray):
+        if isinstance(x_train, np.ndarray) or tf.is_tensor(x_train):
             self._x_train, self._host_images = tf.Variable(x_train, trainable=False, name='x_train'), None
         else:
             self._x_train, self._host_images = None, x_train

@@ -250,13 +250,7 @@ def run_sop(hyper=None, run_with_sample=None, resume_dir=None, data=None, run_di
         raise ex.HyperError(f'bad batch_n {h["batch_n"]}: larger than the {len(data["x_train_upper"])} images')
     h['iter_per_epoch'] = steps
     model = SOPOptimizer(h)
-    if resume_dir is not None:
-        run_dir = Path(resume_dir)
-    elif run_dir is not None:
-        run_dir = Path(run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
-    else:
-        run_dir = ex.make_run_dir(EXPERIMENT, h['dataset_name'], h['model_type'], h['temp'], h['seed'])
+    run_dir = ex.run_folder(EXPERIMENT, h, resume_dir, run_dir)
     created = ex.read_config(run_dir).get('created') if (run_dir / 'config.json').exists() else None
     ex.write_json(run_dir / 'config.json', {'experiment': EXPERIMENT, 'hyper': h,
                                             'created': created or time.strftime('%Y-%m-%dT%H:%M:%S')})

@@ -2,7 +2,6 @@
 
     default_hyper(), validate_hyper(hyper, run_with_sample=None)
 """
-import copy
 
 from Utils import experiment as ex
 
@@ -48,12 +47,7 @@ def validate_hyper(hyper, run_with_sample=None):
 
     Raises `Utils.experiment.HyperError` (a ValueError) naming an unknown key (and the valid ones) or a bad value.
     """
-    if not isinstance(hyper, dict):
-        raise ex.HyperError(f'hyper must be a dict, got {type(hyper).__name__}')
-    ex.check_keys(hyper, VALID_KEYS)
-    h = {**default_hyper(), **copy.deepcopy(hyper)}
-    if run_with_sample is not None:
-        h['run_with_sample'] = bool(run_with_sample)
+    h = ex.merged_hyper(hyper, VALID_KEYS, default_hyper(), run_with_sample)
     ex.check_choice('model_type', h['model_type'], SOP_MODEL_TYPES)
     ex.check_choice('dataset_name', h['dataset_name'], DATASETS)
     ex.check_number('temp', h['temp'], low=0., low_open=True)

@@ -180,13 +180,7 @@ def run_vae(hyper=None, run_with_sample=None, resume_dir=None, run_dir=None):
     h['iter_per_epoch'] = steps
     model = _build(h, spec)
 
-    if resume_dir is not None:
-        run_dir = Path(resume_dir)
-    elif run_dir is not None:
-        run_dir = Path(run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
-    else:
-        run_dir = ex.make_run_dir(EXPERIMENT, h['dataset_name'], h['model_type'], h['temp'], h['seed'])
+    run_dir = ex.run_folder(EXPERIMENT, h, resume_dir, run_dir)
     config_extra = {'image_shape': list(spec.image_shape), 'likelihood': spec.likelihood}
     ex.write_json(run_dir / 'config.json', {'experiment': EXPERIMENT, 'hyper': h, 'data': config_extra,
                                             'created': _created(run_dir)})

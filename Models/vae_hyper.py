@@ -6,7 +6,6 @@ No TensorFlow import: the grid scripts' `--status` and the run keys of `Utils/ru
     validate_hyper(hyper)      checked, completed copy (unknown keys and bad values raise HyperError)
     complete_hyper(hyper)      the model-dependent settings (the only function that fills them)
 """
-import copy
 from pathlib import Path
 
 from Utils import experiment as ex
@@ -155,11 +154,6 @@ def validate_hyper(hyper, run_with_sample=None):
     Raises `Utils.experiment.HyperError` (a ValueError) for an unknown key (listing the valid ones) or a bad value
     (naming it and the valid choices or range). The argument is never modified.
     """
-    if not isinstance(hyper, dict):
-        raise ex.HyperError(f'hyper must be a dict, got {type(hyper).__name__}')
-    ex.check_keys(hyper, VALID_KEYS)
-    h = {**default_hyper(), **copy.deepcopy(hyper)}
-    if run_with_sample is not None:
-        h['run_with_sample'] = bool(run_with_sample)
+    h = ex.merged_hyper(hyper, VALID_KEYS, default_hyper(), run_with_sample)
     _check_values(h)
     return complete_hyper(h)

@@ -48,6 +48,18 @@ def check_keys(hyper, valid_keys, what='hyper'):
         raise HyperError(f'unknown {what} key(s) {unknown}; valid keys are: {", ".join(sorted(valid_keys))}')
 
 
+def merged_hyper(hyper, valid_keys, defaults, run_with_sample=None):
+    """A deep copy of `hyper` over `defaults` after checking its type and keys (`run_with_sample` wins when given)."""
+    import copy
+    if not isinstance(hyper, dict):
+        raise HyperError(f'hyper must be a dict, got {type(hyper).__name__}')
+    check_keys(hyper, valid_keys)
+    h = {**defaults, **copy.deepcopy(hyper)}
+    if run_with_sample is not None:
+        h['run_with_sample'] = bool(run_with_sample)
+    return h
+
+
 def check_required(hyper, required, what='hyper'):
     """Raise HyperError when a required key is missing."""
     missing = [key for key in required if key not in hyper]
@@ -139,6 +151,17 @@ def make_run_dir(experiment, dataset_name, model_type, temp, seed):
         except FileExistsError:
             k += 1
             candidate = base.with_name(f'{base.name}_{k}')
+
+
+def run_folder(experiment, hyper, resume_dir=None, run_dir=None):
+    """The folder a run writes: `resume_dir` (continued), else `run_dir` (a grid cell's, created if needed), else a
+    fresh `make_run_dir` folder."""
+    if resume_dir is not None:
+        return Path(resume_dir)
+    if run_dir is not None:
+        Path(run_dir).mkdir(parents=True, exist_ok=True)
+        return Path(run_dir)
+    return make_run_dir(experiment, hyper['dataset_name'], hyper['model_type'], hyper['temp'], hyper['seed'])
 
 
 def write_json(path, payload):
