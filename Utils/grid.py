@@ -344,15 +344,16 @@ def run_grid(cells, run_cell, argv=None, description=None, out=None, environ=Non
         return None
 
     def call(cell, run_dir=None):
+        if store is not None:  # TensorFlow without its CUDA-probe error line, and only for a cell that trains
+            from Utils.tf_quiet import import_tensorflow
+            import_tensorflow()
         kwargs = {'smoke': args.smoke} if pass_smoke else {}
         return run_cell(cell, run_dir=run_dir, **kwargs) if run_dir is not None else run_cell(cell, **kwargs)
 
     print(f'{len(cells)} cells; running {"all" if index is None else f"cell {index}"}', file=out, flush=True)
-    if store is not None:  # the project's grids (TensorFlow runs): stop signals kept, no CUDA-probe noise
+    if store is not None:  # the project's grids: a stop signal that comes while TensorFlow starts is kept
         from Utils.experiment import stop_early_on_signals
-        from Utils.tf_quiet import import_tensorflow
         stop_early_on_signals()
-        import_tensorflow()
     results, outcomes = [], []
     for i, cell in final_cells:
         print(f'[cell {i}/{len(cells) - 1}] {cell_label(cell)}', file=out, flush=True)
