@@ -28,6 +28,8 @@ Expected run time (measured on this machine, 2 shared CPU cores): ~15 s per trai
 import sys
 import pathlib
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from Utils.tf_quiet import import_tensorflow  # noqa: E402
+import_tensorflow()  # first: no CUDA-probe error line on machines without a GPU
 
 import argparse  # noqa: E402
 
