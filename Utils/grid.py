@@ -268,20 +268,13 @@ def _run_stored(store, i, cell, call, restart, out):
 
 
 def _read_status(folder):
-    import json
-    try:
-        return json.loads((folder / 'status.json').read_text())
-    except (OSError, ValueError):
-        return {}
+    from Utils.runstore import read_json_or_none
+    return read_json_or_none(folder / 'status.json') or {}
 
 
 def _stored_final(folder):
-    import json
-    try:
-        final = json.loads((folder / 'final_metrics.json').read_text())
-    except (OSError, ValueError):
-        final = {}
-    return {**final, 'run_dir': str(folder)}
+    from Utils.runstore import read_json_or_none
+    return {**(read_json_or_none(folder / 'final_metrics.json') or {}), 'run_dir': str(folder)}
 
 
 def _record_error(folder, err):

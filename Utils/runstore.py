@@ -74,7 +74,8 @@ def key_of_config(config):
         return None
 
 
-def _read_json(path):
+def read_json_or_none(path):
+    """A JSON file's content, or None when it is missing or not valid JSON (a folder being written)."""
     try:
         with open(path) as handle:
             return json.load(handle)
@@ -121,7 +122,7 @@ def lock_state(run_dir):
         age = time.time() - path.stat().st_mtime
     except FileNotFoundError:
         return None
-    holder = _read_json(path) or {}
+    holder = read_json_or_none(path) or {}
     if holder.get('host') == socket.gethostname() and not _pid_alive(holder.get('pid')):
         return holder, True, f'process {holder.get("pid")} on this host is gone'
     if age > stale_seconds():
@@ -178,7 +179,7 @@ class RunLock:
             os.replace(self.path, aside)
         except FileNotFoundError:
             return
-        taken = _read_json(aside) or {}
+        taken = read_json_or_none(aside) or {}
         if taken.get('pid') != holder.get('pid') or taken.get('started') != holder.get('started'):
             # a fresh lock was written between our check and the rename: put it back and give up
             try:
@@ -199,7 +200,7 @@ class RunLock:
 
     def release(self):
         self._stop.set()
-        holder = _read_json(self.path) or {}
+        holder = read_json_or_none(self.path) or {}
         if holder.get('pid') == os.getpid() and holder.get('host') == socket.gethostname():
             try:
                 self.path.unlink()
@@ -258,14 +259,14 @@ class RunStore:
         if self._index is None:
             self._index = {}
             for path in sorted(p for p in self.log_dir.iterdir() if p.is_dir()) if self.log_dir.is_dir() else []:
-                config = _read_json(path / 'config.json')
+                config = read_json_or_none(path / 'config.json')
                 if not isinstance(config, dict) or config.get('experiment') != self.experiment:
                     continue
                 try:
                     key = run_key(self.validate(dict(config['hyper'])))
                 except (ValueError, KeyError, TypeError):
                     continue
-                status = _read_json(path / 'status.json') or {}
+                status = read_json_or_none(path / 'status.json') or {}
                 self._index.setdefault(key, []).append(
                     RunFolder(path, key, config['hyper'], config.get('created', ''), status))
             for runs in self._index.values():
@@ -303,14 +304,14 @@ class RunStore:
             return 'not started', 'not started'
         where = run.path.name
         lock = lock_state(run.path)
-        status = _read_json(run.path / 'status.json') or run.status
+        status = read_json_or_none(run.path / 'status.json') or run.status
         done = int(status.get('epochs_done', 0))
         if lock is not None and not lock[1]:
             return 'running', f'running: {describe_holder(lock[0])}, epoch {done} of {epochs} done ({where})'
         if status.get('error'):
             return 'failed', f'failed: {status["error"]} ({where})'
         if status.get('finished') and done >= epochs:
-            final = _read_json(run.path / 'final_metrics.json') or {}
+            final = read_json_or_none(run.path / 'final_metrics.json') or {}
             value = final.get(self.headline)
             shown = f'{self.headline} {value:.4f}' if isinstance(value, (int, float)) else 'no metrics'
             return 'finished', f'finished: {shown}, {done} epochs ({where})'
