@@ -43,334 +43,21 @@ import numpy as np
 import tensorflow as tf
 
 from Models.VAENet import VAENet
+from Models.latents import (DISCRETE_MC_SAMPLES, LATENTS, PRIOR_MC_SAMPLES,  # noqa: F401  (re-exported)
+                            gaussian_log_density)
 from Models.vae_hyper import MODEL_TYPES  # noqa: F401  (re-exported: the table lives with the hyper schema)
 from Utils import Distributions as dist
 from Utils import experiment as ex
 
 keras = tf.keras
 
-DISCRETE_MC_SAMPLES = 100
-PRIOR_MC_SAMPLES = 10000
 VANISHED_GRAD_ATOL = 1e-10
-
 
 
 def model_family(model_type):
     if model_type not in MODEL_TYPES:
         raise ValueError(f'unknown model_type {model_type!r}; valid choices are: {", ".join(MODEL_TYPES)}')
     return MODEL_TYPES[model_type]
-
-
-def gaussian_log_density(z, mu, xi):
-    """log N(z; mu, exp(xi)^2), elementwise."""
-    return -0.5 * np.log(2. * np.pi) - xi - 0.5 * tf.square((z - mu) * tf.exp(-xi))
-
-
-def _safe_log(p):
-    return tf.math.log(tf.maximum(p, np.finfo(np.float32).tiny))
-
-
-def _one_hot_argmax(logits):
-    """One-hot of argmax over axis 1 of (b, K, S, v) logits, same shape."""
-    return tf.one_hot(tf.argmax(logits, axis=1), depth=logits.shape[1], axis=1, dtype=logits.dtype)
-
-
-# ---------------------------------------------------------------------------------------------------------------------
-# Discrete latent families
-# ---------------------------------------------------------------------------------------------------------------------
-class DiscreteLatent:
-    """A relaxed categorical latent: `num_of_vars` variables, each from `n` encoder dimensions per parameter.
-
-    Tensors follow the project layout (batch, categories, samples, vars); encoder parameters are (b, n, 1, v),
-    noise (b, n, S, v), psi (b, K, S, v).  A draw is a dict with at least 'psi' and 'mask' ((1, n, 1, 1) or None).
-    """
-    param_names = ()
-
-    def __init__(self, n, num_of_vars, temp, prior=None, threshold=0.99, truncation_option='quantile',
-                 closed_form_kl=True):
-        self.n, self.v, self.temp = int(n), int(num_of_vars), float(temp)
-        self.threshold, self.truncation_option = float(threshold), truncation_option
-        self.closed_form = bool(closed_form_kl)
-        self.prior = prior
-        self.flow = None
-
-    categories = property(lambda self: self.n)
-
-    def make_flow(self):
-        """A layer the network must own (IGR-Planar's flow) or None."""
-        return None
-
-    def noise(self, rng, batch_n, sample_size):
-        raise NotImplementedError
-
-    def relaxed(self, params, noise, mask=None):
-        raise NotImplementedError
-
-    def hard(self, params, noise, draw):
-        """Zero-temperature sample: one-hot (b, K, S, v), an exact draw of the encoded categorical."""
-        raise NotImplementedError
-
-    def kl(self, params, draw):
-        """KL used for training, per variable (b, v)."""
-        raise NotImplementedError
-
-    def closed_form_kl(self, params, draw):
-        raise NotImplementedError
-
-    def mc_noise(self, rng, batch_n):
-        """Noise for Monte Carlo category probabilities: (posterior noise, prior noise) or None when exact."""
-        return None
-
-    def log_probs(self, params, draw, mc_noise=None):
-        """log of the encoded category probabilities, (b, K, 1, v)."""
-        raise NotImplementedError
-
-    def prior_log_probs(self, draw, mc_noise=None):
-        """log of the prior's category probabilities, broadcastable to (b, K, 1, v)."""
-        raise NotImplementedError
-
-    def discrete_kl(self, params, draw, mc_noise=None):
-        """KL of the encoded categorical to the prior's, per variable (b, v)."""
-        return dist.categorical_kl(self.log_probs(params, draw, mc_noise), self.prior_log_probs(draw, mc_noise))[:, 0]
-
-    def prior_params(self, batch_n):
-        raise NotImplementedError
-
-    def psi_jacobians(self, params, noise, draw):
-        """``[d psi / d theta for theta in params]``, each (b, K, n, S, v): entry [b, k, j, s, v] =
-        ``d psi_{b,k,s,v} / d theta_{b,j,v}`` (the Jacobian is block diagonal over examples and variables)."""
-        raise NotImplementedError
-
-    def categories_used(self, draw):
-        return tf.constant(self.categories, tf.int32)
-
-
-class GSLatent(DiscreteLatent):
-    """Gumbel-Softmax: psi = softmax((log_pi + G) / tau), G Gumbel; prior uniform logits log(1/K)."""
-    param_names = ('log_pi',)
-
-    def noise(self, rng, batch_n, sample_size):
-        u = rng.uniform((batch_n, self.n, sample_size, self.v), minval=np.finfo(np.float32).tiny, maxval=1.)
-        return -tf.math.log(-tf.math.log(u))
-
-    def relaxed(self, params, noise, mask=None):
-        log_psi = dist.gs_log_psi(params[0], noise, self.temp)
-        return {'psi': tf.exp(log_psi), 'log_psi': log_psi, 'mask': None}
-
-    def hard(self, params, noise, draw):
-        return _one_hot_argmax(params[0] + noise)
-
-    def kl(self, params, draw):
-        return tf.reduce_mean(dist.gs_sampled_kl(draw['log_psi'], params[0], self.temp), axis=1)
-
-    def closed_form_kl(self, params, draw):
-        return dist.categorical_kl(self.log_probs(params, draw), self.prior_log_probs(draw))[:, 0, :]
-
-    def log_probs(self, params, draw, mc_noise=None):
-        return tf.nn.log_softmax(params[0], axis=1)
-
-    def prior_log_probs(self, draw, mc_noise=None):
-        return tf.fill((1, self.n, 1, 1), -float(np.log(self.n)))
-
-    def prior_params(self, batch_n):
-        return [tf.zeros((batch_n, self.n, 1, self.v))]
-
-    def psi_jacobians(self, params, noise, draw):
-        return [dist.softmax_jacobian(draw['psi'], self.temp)]
-
-
-class IGRLatent(DiscreteLatent):
-    """IGR-I: kappa = mu + sigma eps, psi = softmax++(h(kappa) / tau) with h the identity; K = n + 1.
-
-    The KL is that of the Gaussians (closed form, or sampled at kappa when `closed_form_kl` is False).
-    Subclasses change `transform` (h) and, where needed, the truncation mask.
-    """
-    param_names = ('mu', 'xi')
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.prior is None:
-            raise ValueError(f'{type(self).__name__} needs a prior {{"mu", "xi"}}')
-        mu0, xi0 = (np.asarray(self.prior[k], np.float32) for k in ('mu', 'xi'))
-        if mu0.shape != (1, self.n, 1, 1) or xi0.shape != mu0.shape:
-            raise ValueError(f'the prior has mu {mu0.shape} and xi {xi0.shape}, expected (1, {self.n}, 1, 1) for '
-                             f'{self.n} Gaussian dimensions ({self.n + 1} categories)')
-        self.mu0, self.xi0 = tf.constant(mu0), tf.constant(xi0)
-        self._mc_frequencies = tf.function(self._frequencies, jit_compile=self.xla_frequencies, autograph=False)
-
-    categories = property(lambda self: self.n + 1)
-
-    # The Monte Carlo frequencies are a pure function of their inputs over (b, K, M, v) draws (M = 100), which XLA
-    # fuses: compiled whatever the jit_compile setting (IGR-Planar's evaluation 2.6 -> 1.6 s per 10,000 images).
-    xla_frequencies = True
-
-    def transform(self, kappa):
-        return kappa
-
-    def transform_jacobian(self, kappa, lam):
-        """``d h / d kappa`` (b, n, n, S, v), or None for the identity."""
-        return None
-
-    def psi_jacobians(self, params, noise, draw):
-        # kappa_j = mu_j + exp(xi_j) eps_j: d psi / d mu_j = d psi / d kappa_j, d psi / d xi_j = that * exp(xi_j) eps_j
-        d_kappa = dist.softmax_pp_jacobian(draw['psi'], self.temp, self.transform_jacobian(draw['kappa'], draw['lam']))
-        return [d_kappa, d_kappa * (tf.exp(params[1]) * noise)[:, None]]
-
-    def truncation(self, lam):
-        """(mask (1, n, 1, 1) or None, n_required int32 scalar, threshold met bool scalar)."""
-        return None, tf.constant(self.n, tf.int32), tf.constant(True)
-
-    def noise(self, rng, batch_n, sample_size):
-        return dist.generator_normal(rng, (batch_n, self.n, sample_size, self.v))
-
-    def relaxed(self, params, noise, mask=None):
-        mu, xi = params
-        kappa = mu + tf.exp(xi) * noise
-        lam = self.transform(kappa)
-        met = tf.constant(True)
-        if mask is None:
-            mask, n_required, met = self.truncation(lam)
-        else:
-            n_required = tf.cast(tf.reduce_sum(mask), tf.int32)
-        psi = dist.igr_psi(lam, self.temp) if mask is None else dist.igr_psi(lam, self.temp, mask=mask)
-        return {'psi': psi, 'kappa': kappa, 'lam': lam, 'mask': mask, 'n_required': n_required,
-                'threshold_met': met}
-
-    def _masked_sum(self, values, mask):
-        """Sum over axis 1 of (b, n, S, v) values, only the kept dimensions."""
-        return tf.reduce_sum(values if mask is None else values * mask, axis=1)
-
-    def hard(self, params, noise, draw):
-        lam = draw['lam']
-        if draw['mask'] is not None:
-            lam = tf.where(draw['mask'] > 0., lam, tf.fill(tf.shape(lam), -np.inf))
-        zeros = tf.zeros_like(lam[:, :1])
-        return _one_hot_argmax(tf.concat([lam, zeros], axis=1))
-
-    def closed_form_kl(self, params, draw):
-        mu, xi = params
-        return self._masked_sum(dist.gaussian_kl(mu, xi, self.mu0, self.xi0), draw['mask'])[:, 0, :]
-
-    def kl(self, params, draw):
-        if self.closed_form:
-            return self.closed_form_kl(params, draw)
-        mu, xi = params
-        log_ratio = (gaussian_log_density(draw['kappa'], mu, xi)
-                     - gaussian_log_density(draw['kappa'], self.mu0, self.xi0))
-        return tf.reduce_mean(self._masked_sum(log_ratio, draw['mask']), axis=1)
-
-    def mc_noise(self, rng, batch_n):
-        return self.noise(rng, batch_n, DISCRETE_MC_SAMPLES), self.noise(rng, 1, PRIOR_MC_SAMPLES)
-
-    def _frequencies(self, params, noise, mask, axis=2):
-        """Frequencies of the zero-temperature categories over the draws in `noise` (b, n, M, v), averaged over
-        `axis` (kept, size 1). Only lam is formed: the argmax does not need the relaxed sample psi."""
-        mu, xi = params
-        lam = self.transform(mu + tf.exp(xi) * noise)
-        return tf.reduce_mean(self.hard(params, noise, {'lam': lam, 'mask': mask}), axis=axis, keepdims=True)
-
-    def _mc_log_probs(self, params, draw, noise):
-        """log of the frequencies of the zero-temperature categories over the draws in `noise` (b, n, M, v)."""
-        return _safe_log(self._mc_frequencies(params, noise, draw['mask']))
-
-    def log_probs(self, params, draw, mc_noise=None):
-        return self._mc_log_probs(params, draw, mc_noise[0])
-
-    def prior_log_probs(self, draw, mc_noise=None):
-        prior = [tf.tile(p, [1, 1, 1, self.v]) for p in (self.mu0, self.xi0)]
-        if self.flow is not None:  # the planar flow differs per variable
-            return self._mc_log_probs(prior, draw, mc_noise[1])
-        # the prior is the same for every variable: pool the draws of all variables (v times more)
-        return _safe_log(self._mc_frequencies(prior, mc_noise[1], draw['mask'], axis=(2, 3)))
-
-    def discrete_kl(self, params, draw, mc_noise=None):
-        """Plug-in KL of the Monte Carlo frequencies, with the Miller-Madow correction: the plug-in entropy of
-        M draws is low by (m - 1) / (2M) on average (m = categories seen), so that much is taken off the KL."""
-        log_q = self.log_probs(params, draw, mc_noise)
-        plug_in = dist.categorical_kl(log_q, self.prior_log_probs(draw, mc_noise))[:, 0]
-        seen = tf.reduce_sum(tf.cast(log_q > _safe_log(0.), log_q.dtype), axis=1)[:, 0]
-        return plug_in - (seen - 1.) / (2. * DISCRETE_MC_SAMPLES)
-
-    def prior_params(self, batch_n):
-        return [tf.broadcast_to(p, (batch_n, self.n, 1, self.v)) for p in (self.mu0, self.xi0)]
-
-    def categories_used(self, draw):
-        return draw['n_required'] + 1
-
-
-class IGRILatent(IGRLatent):
-    """IGR-I with exact zero-temperature category probabilities (Gauss quadrature, `compute_igr_probs`), unless
-    `exact_probs` is False (then Monte Carlo frequencies as for the other IGR families; about as fast)."""
-
-    def __init__(self, *args, exact_probs=True, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.exact_probs = bool(exact_probs)
-        if self.exact_probs:
-            with tf.init_scope():  # a constant, computed once
-                self._prior_log_probs = tf.constant(_safe_log(dist.compute_igr_probs(self.mu0, tf.exp(self.xi0))))
-            # The quadrature is a pure function and the costliest part of an evaluation; XLA runs it about twice as
-            # fast on a CPU (same numbers up to float rounding), so it is compiled whatever the jit_compile setting.
-            self._compute_probs = tf.function(dist.compute_igr_probs, jit_compile=True, autograph=False)
-
-    def mc_noise(self, rng, batch_n):
-        return None if self.exact_probs else super().mc_noise(rng, batch_n)
-
-    def log_probs(self, params, draw, mc_noise=None):
-        if not self.exact_probs:
-            return super().log_probs(params, draw, mc_noise)
-        mu, xi = params
-        return _safe_log(self._compute_probs(mu, tf.exp(xi)))
-
-    def prior_log_probs(self, draw, mc_noise=None):
-        return self._prior_log_probs if self.exact_probs else super().prior_log_probs(draw, mc_noise)
-
-    def discrete_kl(self, params, draw, mc_noise=None):
-        if not self.exact_probs:
-            return super().discrete_kl(params, draw, mc_noise)
-        return DiscreteLatent.discrete_kl(self, params, draw, mc_noise)
-
-
-class IGRPlanarLatent(IGRLatent):
-    """IGR-Planar: h = two planar-flow layers on the category axis (parameters owned by the network)."""
-
-    def make_flow(self):
-        self.flow = dist.PlanarFlow(self.n, self.v)
-        return self.flow
-
-    def transform(self, kappa):
-        return self.flow(kappa)
-
-    def transform_jacobian(self, kappa, lam):
-        return self.flow.jacobian(kappa)
-
-
-class IGRSBFiniteLatent(IGRLatent):
-    """IGR-SB-Finite: h = stick-breaking of sigmoid(kappa), a fixed number of categories."""
-
-    xla_frequencies = False  # XLA's CPU cumsum along the category axis is O(n^2): 3x slower at K = 50
-
-    def transform(self, kappa):
-        return dist.igr_sb_lam(kappa)
-
-    def transform_jacobian(self, kappa, lam):
-        return dist.igr_sb_lam_jacobian(kappa, lam)
-
-
-class IGRSBLatent(IGRSBFiniteLatent):
-    """IGR-SB: stick-breaking truncated per batch at the first piece where the stick passes `threshold`.
-
-    Shapes never change: dimensions past `n_required` are masked (they get no mass, no KL), so the decoder sees the
-    sample zero-padded to the allocated maximum.
-    """
-
-    def truncation(self, lam):
-        n_required, met = dist.compute_n_required(lam, self.threshold, self.truncation_option)
-        return dist.truncation_mask(n_required, self.n, lam.dtype), tf.cast(n_required, tf.int32), met
-
-
-LATENTS = {'GS': GSLatent, 'IGR_I': IGRILatent, 'IGR_Planar': IGRPlanarLatent,
-           'IGR_SB_Finite': IGRSBFiniteLatent, 'IGR_SB': IGRSBLatent}
-"""Discrete family -> latent class (the only place a family's behaviour is chosen)."""
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -481,10 +168,13 @@ class OptVAE:
         out = self.net.decode(self.decoder_input(z_c, psi))
         return tf.reshape(out, (-1, psi.shape[2]) + tuple(out.shape[1:]))
 
+    def log_px_samples(self, x, z_c, psi):
+        """log p(x | z_s, psi_s) for each of the S samples: (b, S)."""
+        return self.likelihood.log_prob(x[:, None], self.decode(z_c, psi))
+
     def log_px(self, x, z_c, psi):
         """log p(x | z, psi), averaged over the S samples: (b,)."""
-        out = self.decode(z_c, psi)
-        return tf.reduce_mean(self.likelihood.log_prob(x[:, None], out), axis=1)
+        return tf.reduce_mean(self.log_px_samples(x, z_c, psi), axis=1)
 
     def continuous_kl(self, params_c):
         """KL(N(mu, sigma^2) || N(0, 1)) per dimension, (b, d); zeros (b, 0) without Gaussian latents."""
@@ -492,6 +182,13 @@ class OptVAE:
             return None
         mu, xi = params_c
         return dist.gaussian_kl(mu, xi, tf.zeros_like(mu), tf.zeros_like(xi))
+
+    def continuous_log_ratio(self, params_c, z_c):
+        """``log N(z; 0, 1) - log N(z; mu, sigma^2)`` summed over the Gaussian dimensions, (b, S); 0 without them."""
+        if not self.mixed:
+            return 0.
+        mu, xi = (p[:, :, None] for p in params_c)
+        return tf.reduce_sum(gaussian_log_density(z_c, 0., 0.) - gaussian_log_density(z_c, mu, xi), axis=1)
 
     def capacity(self, c_linspace):
         """C(i) = c0 + (c1 - c0) min(i / n_iter, 1) at the current global iteration."""

@@ -4,7 +4,7 @@
     run_vae_for_all_cases(hyper, model_cases, dataset_cases=None, temps=None, num_of_repetitions=None,
                           seeds=None, run_with_sample=None)  -> list of final metrics, one per run
     load_trained_vae(run_dir)  -> (OptVAE with restored weights, hyper)
-    evaluate_trained_vae(run_dir)  -> test metrics of a saved run
+    evaluate_trained_vae(run_dir, log_likelihood_samples=None)  -> test metrics of a saved run (+ TeLL, TeLLD)
     default_hyper(), validate_hyper(hyper), complete_hyper(hyper)
 
 `hyper` is a plain dict (see `HYPER_KEYS` for every valid key). It is never modified: `validate_hyper` returns a
@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from Models import log_likelihood as ll
 from Models.OptVAE import OptVAE
 from Models.vae_hyper import (DERIVED_KEYS, HYPER_KEYS, MODEL_TYPES, SMOKE_BATCH_N, VALID_KEYS,  # noqa: F401
                               complete_hyper, default_hyper, validate_hyper)
@@ -28,9 +29,11 @@ from Utils.general import load_prior
 from Utils.image_store import HostBatches
 from Utils.grid import enumerate_cells
 from Utils.load_data import load_dataset, test_batch_size
+from Utils.results_io import log_likelihood_at
 from Utils.training_loop import NonFiniteLossError, epoch_permutation, resume_point, train_epochs  # noqa: F401
 
 EXPERIMENT = 'vae'
+RESUME_MAY_CHANGE = ('epochs', 'log_likelihood_samples')
 METRIC_COLUMNS = ('TeELBO', 'TeELBOC', 'TeELBOD', 'TeJV', 'TeJVC', 'N', 'TrL')
 TEST_BATCH_LIMIT = 500
 
@@ -136,12 +139,13 @@ def _prepare_resume(resume_dir, hyper, run_with_sample):
     h = validate_hyper(saved)
     if hyper is not None:
         wanted = validate_hyper(hyper, run_with_sample)
-        differ = sorted(k for k in VALID_KEYS if k not in ('epochs',) + DERIVED_KEYS
+        differ = sorted(k for k in VALID_KEYS if k not in RESUME_MAY_CHANGE + DERIVED_KEYS
                         and ex.jsonable(wanted[k]) != ex.jsonable(h[k]))
         if differ:
             raise ex.HyperError(f'cannot resume {resume_dir} with a different hyper: {differ} differ '
-                                f'(only epochs may change)')
+                                f'(only {", ".join(RESUME_MAY_CHANGE)} may change)')
         h['epochs'] = max(h['epochs'], wanted['epochs'])
+        h['log_likelihood_samples'] = wanted['log_likelihood_samples']
     return h
 
 
@@ -196,6 +200,8 @@ def run_vae(hyper=None, run_with_sample=None, resume_dir=None, run_dir=None):
         point = f'epoch {start_epoch + 1}, step {start_step}' if start_step else f'the end of epoch {start_epoch}'
         log.line(f'# resumed at {point} ({source or "no"} checkpoint) on {_now()}')
         if start_epoch >= h['epochs']:
+            test_batches = _test_batches(spec.x_test)
+            _log_likelihood_at_end(model, h, test_batches, run_dir, log)
             final = _final_metrics(run_dir)
             log.finish(final)
             return final
@@ -208,6 +214,7 @@ def run_vae(hyper=None, run_with_sample=None, resume_dir=None, run_dir=None):
         train_epochs(model, h, len(spec.x_train), steps, run_dir, log, checkpoints, start_epoch, start_step,
                      _end_of_epoch(model, h, test_batches, log, grad_log, steps))
         write_images(model, spec.x_test, run_dir, log, h['epochs'])
+        _log_likelihood_at_end(model, h, test_batches, run_dir, log)
         final = _final_metrics(run_dir)
         log.finish(final)
     finally:
@@ -226,11 +233,25 @@ def _created(run_dir):
     return _now()
 
 
+def _log_likelihood_at_end(model, hyper, test_batches, run_dir, log):
+    """TeLL / TeLLD at S = hyper['log_likelihood_samples'] of the final weights, once (kept in log_likelihood.json)."""
+    samples, epoch = int(hyper['log_likelihood_samples']), int(hyper['epochs'])
+    if not samples or ll.has_result(run_dir, samples, epoch):
+        return
+    rows = ex.read_metrics(run_dir)
+    categories = int(rows[-1]['N']) if rows and 'N' in rows[-1] else None
+    result = ll.LogLikelihood(model, samples, categories=categories)(test_batches)
+    ll.record_result(run_dir, epoch, result)
+    log.line(ll.describe(result))
+
+
 def _final_metrics(run_dir):
     rows = ex.read_metrics(run_dir)
     final = dict(rows[-1]) if rows else {}
     if 'N' in final:
         final['N'] = int(final['N'])
+    if 'epoch' in final:
+        final.update(log_likelihood_at(run_dir, int(final['epoch'])))
     final['run_dir'] = str(run_dir)
     return final
 
@@ -291,8 +312,17 @@ def load_trained_vae(run_dir, epoch=None):
     return model, h
 
 
-def evaluate_trained_vae(run_dir, epoch=None):
-    """Test metrics of a saved run (same numbers as its last evaluation when restored from the final checkpoint)."""
+def evaluate_trained_vae(run_dir, epoch=None, log_likelihood_samples=None, chunk=None):
+    """Test metrics of a saved run (same numbers as its last evaluation when restored from the final checkpoint).
+
+    With `log_likelihood_samples` = S, also the importance-weighted log-likelihoods of the relaxed and the discrete
+    model (`Models/log_likelihood.py`): TeLL, TeLL_se, TeLLD, TeLLD_se, TeLLD_prior_se, LL_S, LL_seconds (IGR-SB:
+    the discrete model with the N categories of this evaluation). Nothing is written to the run folder.
+    """
     model, h = load_trained_vae(run_dir, epoch)
     spec = load_dataset(h['dataset_name'], h['architecture'], h['run_with_sample'])
-    return model.evaluate(_test_batches(spec.x_test))
+    batches = _test_batches(spec.x_test)
+    metrics = model.evaluate(batches)
+    if log_likelihood_samples:
+        metrics.update(ll.LogLikelihood(model, log_likelihood_samples, categories=metrics['N'], chunk=chunk)(batches))
+    return metrics

@@ -21,6 +21,7 @@ MODEL_TYPES = {
 """model_type -> (discrete family, has Gaussian latents)."""
 
 SMOKE_BATCH_N = 5
+DEFAULT_LL_SAMPLES = 10
 TRUNCATION_OPTIONS = ('quantile', 'max')
 DISCRETE_PROBS = ('exact', 'monte_carlo')
 
@@ -64,6 +65,8 @@ HYPER_KEYS = {
                       "(frequencies of 100 draws, as for the other IGR families); both take ~3 s per 10,000 test "
                       "images on a 2-core CPU",
     'latent_discrete_n': 'derived: categories per discrete variable seen by the decoder (K; IGR: n_required + 1)',
+    'log_likelihood_samples': 'S of the importance-weighted log-likelihoods TeLL / TeLLD computed once at the end '
+                              'of a run (Models/log_likelihood.py); 0: none',
 }
 VALID_KEYS = tuple(HYPER_KEYS)
 DERIVED_KEYS = ('num_of_discrete_param', 'num_of_norm_param', 'latent_discrete_n', 'iter_per_epoch')
@@ -79,7 +82,7 @@ def default_hyper():
         'check_every': 1, 'run_with_sample': False, 'num_of_repetitions': 1, 'truncation_option': 'quantile',
         'threshold': 0.99, 'prior_file': None, 'run_closed_form_kl': True, 'width_height': (14, 28, 1),
         'iter_per_epoch': None, 'seed': 0, 'save_every': 1, 'monitor_gradients': False, 'jit_compile': False,
-        'discrete_probs': 'exact', 'latent_discrete_n': None,
+        'discrete_probs': 'exact', 'latent_discrete_n': None, 'log_likelihood_samples': DEFAULT_LL_SAMPLES,
     }
 
 
@@ -93,7 +96,7 @@ def _check_values(h):
     for key in ('sample_size', 'n_required', 'num_of_discrete_var', 'batch_n', 'epochs', 'check_every',
                 'num_of_repetitions'):
         ex.check_number(key, h[key], low=1, integer=True)
-    for key in ('num_of_norm_var', 'latent_norm_n', 'save_every', 'seed'):
+    for key in ('num_of_norm_var', 'latent_norm_n', 'save_every', 'seed', 'log_likelihood_samples'):
         ex.check_number(key, h[key], low=0, integer=True)
     ex.check_number('learning_rate', h['learning_rate'], low=0., low_open=True)
     ex.check_number('gamma', h['gamma'], low=0.)

@@ -25,6 +25,8 @@ CONFIG_FILE = 'config.json'
 METRICS_FILE = 'metrics.csv'
 STATUS_FILE = 'status.json'
 FINAL_FILE = 'final_metrics.json'
+LL_FILE = 'log_likelihood.json'
+LL_METRICS = ('TeLL', 'TeLL_se', 'TeLLD', 'TeLLD_se', 'TeLLD_prior_se', 'LL_S')
 
 VAE_METRICS = ('TeELBO', 'TeELBOC', 'TeELBOD', 'TeJV', 'TeJVC', 'N', 'TrL', 'seconds')
 SOP_METRICS = ('TeNLL', 'TeNLLD', 'TeNLLMS', 'TrL', 'seconds')
@@ -98,6 +100,27 @@ def final_metrics(run_dir, metrics=None):
     return {k: _plain(v) for k, v in metrics.iloc[-1].items()}
 
 
+def load_log_likelihoods(run_dir):
+    """The entries of ``log_likelihood.json`` (``Models/log_likelihood.py``): a list of dicts with 'S', 'epoch',
+    TeLL, TeLL_se, TeLLD, TeLLD_se, TeLLD_prior_se, seconds; [] when the run has none."""
+    path = Path(run_dir) / LL_FILE
+    if not path.is_file():
+        return []
+    data = _read_json(path)
+    if not isinstance(data, dict) or not isinstance(data.get('entries'), list):
+        raise RunFolderError(f'{path}: expected {{"entries": [...]}}')
+    return data['entries']
+
+
+def log_likelihood_at(run_dir, epoch):
+    """The log-likelihood metrics (LL_METRICS) with the most samples computed at ``epoch``; {} when none."""
+    entries = [e for e in load_log_likelihoods(run_dir) if e.get('epoch') == epoch]
+    if not entries:
+        return {}
+    best = max(entries, key=lambda e: e['S'])
+    return {'LL_S' if k == 'S' else k: best[k] for k in ('S',) + LL_METRICS[:-1] if k in best}
+
+
 def _plain(value):
     return value.item() if isinstance(value, np.generic) else value
 
@@ -132,6 +155,8 @@ def _run_record(run_dir):
     status = load_status(run_dir, metrics)
     record = {k: _cell_value(v) for k, v in config['hyper'].items()}
     record.update(final_metrics(run_dir, metrics))
+    if len(metrics):
+        record.update(log_likelihood_at(run_dir, int(metrics['epoch'].iloc[-1])))
     record.pop('epoch', None)
     record.update({
         '_hyper': config['hyper'], 'run_name': Path(run_dir).name, 'run_dir': str(run_dir), 'experiment': config.get('experiment'),
@@ -373,7 +398,7 @@ def display_path(path):
 
 def build_table(name, title, metrics, experiment, where=None, log_dir=None, out_dir=None,
                 include_unfinished=False, include_smoke=False, best=None, group_keys=GROUP_KEYS, notes=(),
-                digits=2):
+                digits=2, optional_metrics=()):
     """Collect runs, summarise them per group and write ``<name>.csv`` / ``<name>.md``.
 
     Args:
@@ -384,6 +409,7 @@ def build_table(name, title, metrics, experiment, where=None, log_dir=None, out_
         include_unfinished: also count runs whose ``status.json`` is not finished (their last evaluated epoch).
         include_smoke: also count smoke runs (``run_with_sample=True``).
         group_keys: grouping columns (default dataset, model, temperature).
+        optional_metrics: columns shown only when some selected run has them (e.g. TeLL, TeLLD).
     Returns:
         (summary DataFrame, csv_path, md_path).
     """
@@ -391,6 +417,7 @@ def build_table(name, title, metrics, experiment, where=None, log_dir=None, out_
                         include_smoke=include_smoke)
     if where is not None and len(runs):
         runs = runs[where(runs).astype(bool).to_numpy()]
+    metrics = tuple(metrics) + tuple(m for m in optional_metrics if m in runs.columns and runs[m].notna().any())
     summary = summarize_runs(runs, metrics, group_keys)
     source = display_path(log_dir if log_dir is not None else paths.log_dir())
     notes = [*notes,

@@ -24,7 +24,8 @@ from pathlib import Path
 
 from Utils import paths
 
-KEY_EXCLUDED = ('epochs', 'save_every', 'jit_compile', 'num_of_repetitions', 'iter_per_epoch')
+KEY_EXCLUDED = ('epochs', 'save_every', 'jit_compile', 'num_of_repetitions', 'iter_per_epoch',
+                'log_likelihood_samples')
 """Hyper keys that do not change what is trained: a run with more epochs, other checkpoint settings or XLA on is
 the same cell (XLA changes float rounding only)."""
 KEY_LENGTH = 10

@@ -3,9 +3,10 @@
     python3 -m Utils.ship_runs --from /scratch/igr_log            # default destination Results/runs
     python3 -m Utils.ship_runs --from Log --to Results/runs --experiment vae
 
-What is copied: config.json, metrics.csv, gradients.csv, status.json, final_metrics.json and train.log (the files the
-table and figure scripts read, plus the readable log). Checkpoints, TensorBoard files and images stay behind. Only
-finished runs are copied; a folder already shipped is replaced only when the source has more epochs.
+What is copied: config.json, metrics.csv, gradients.csv, status.json, final_metrics.json, train.log and
+log_likelihood.json (the files the table and figure scripts read, plus the readable log). Checkpoints,
+TensorBoard files and images stay behind. Only finished runs are copied; a folder already shipped is replaced when
+the source has at least as many epochs and its records differ (e.g. a log-likelihood estimate added later).
 """
 import argparse
 import json
@@ -13,7 +14,8 @@ import shutil
 import sys
 from pathlib import Path
 
-RECORD_FILES = ('config.json', 'metrics.csv', 'gradients.csv', 'status.json', 'final_metrics.json', 'train.log')
+RECORD_FILES = ('config.json', 'metrics.csv', 'gradients.csv', 'status.json', 'final_metrics.json', 'train.log',
+                'log_likelihood.json')
 
 
 def _status(folder):
@@ -21,6 +23,11 @@ def _status(folder):
         return json.loads((Path(folder) / 'status.json').read_text())
     except (OSError, ValueError):
         return {}
+
+
+def _same_records(folder, target):
+    read = lambda path: path.read_bytes() if path.is_file() else None
+    return all(read(folder / name) == read(target / name) for name in RECORD_FILES)
 
 
 def ship(source, destination, experiment=None):
@@ -34,7 +41,8 @@ def ship(source, destination, experiment=None):
         if experiment and json.loads((folder / 'config.json').read_text()).get('experiment') != experiment:
             continue
         target = destination / folder.name
-        if target.exists() and _status(target).get('epochs_done', 0) >= status.get('epochs_done', 0):
+        if target.exists() and (_status(target).get('epochs_done', 0) > status.get('epochs_done', 0)
+                                or _same_records(folder, target)):
             continue
         tmp = destination / f'.{folder.name}.tmp'
         shutil.rmtree(tmp, ignore_errors=True)
