@@ -119,7 +119,8 @@ class LogLikelihood:
         if self.chunk is not None:
             return self.chunk
         per_row = int(np.prod(self.vae.image_shape)) * self.vae.likelihood.n_params
-        return max(1, min(self.samples, CHUNK_ELEMENTS // (batch_n * per_row)))
+        widest = max(1, min(self.samples, CHUNK_ELEMENTS // (batch_n * per_row)))
+        return -(-self.samples // -(-self.samples // widest))     # equal chunks: S = 100 -> 2 x 50, not 85 + 15
 
     def _batch(self, x, log_prior):
         """Per image: log-mean-exp of the relaxed and of the discrete weights (b,), and the self-normalised

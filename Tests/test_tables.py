@@ -206,3 +206,50 @@ def test_ship_runs_copies_the_records_of_finished_runs_only(tmp_path):
     assert ship(log, tmp_path / 'runs') == []  # already there with as many epochs
     runs = results_io.collect_runs(tmp_path / 'runs')
     assert runs['TeELBO'].tolist() == [-100.0]
+
+
+def _write_ll(run, entries):
+    (run / 'log_likelihood.json').write_text(json.dumps({'entries': entries}))
+
+
+def test_log_likelihood_columns_appear_when_runs_have_them(log_dir, tmp_path):
+    summary, _, md = vae_tables.make_table(1, out_dir=tmp_path / 'plain')
+    assert 'TeLL_mean' not in summary.columns and 'TeLL' not in md.read_text()
+    entry = lambda s, epoch, value: {'S': s, 'epoch': epoch, 'TeLL': value, 'TeLL_se': 0.1, 'TeLLD': value - 1,
+                                     'TeLLD_se': 0.1, 'TeLLD_prior_se': 0., 'seconds': 1.}
+    # the largest S at the last epoch counts; an entry of an earlier epoch never does
+    _write_ll(log_dir / 'vae_mnist_GS_Dis_t0.5_s0', [entry(10, 3, -95.), entry(100, 3, -94.), entry(1000, 2, -1.)])
+    _write_ll(log_dir / 'vae_mnist_GS_Dis_t0.5_s1', [entry(100, 3, -96.)])
+    summary, _, md = vae_tables.make_table(1, out_dir=tmp_path / 'll')
+    row = summary[(summary.model_type == 'GS_Dis') & (summary.temp == 0.5)].iloc[0]
+    assert row['TeLL_mean'] == pytest.approx(-95.) and row['TeLLD_mean'] == pytest.approx(-96.)
+    assert row['TeLL_std'] == pytest.approx(np.std([-94., -96.], ddof=1))
+    assert 'TeLL' in md.read_text()
+    runs = results_io.collect_runs(log_dir)
+    first = runs[runs.run_name == 'vae_mnist_GS_Dis_t0.5_s0'].iloc[0]
+    assert first['LL_S'] == 100
+
+
+def test_log_likelihood_table_script(log_dir, tmp_path, capsys):
+    from vae_experiments import log_likelihood as ll_script
+    entry = {'S': 50, 'epoch': 3, 'TeLL': -97., 'TeLL_se': 0.2, 'TeLLD': -99., 'TeLLD_se': 0.3,
+             'TeLLD_prior_se': 0.01, 'seconds': 2.}
+    _write_ll(log_dir / 'vae_mnist_IGR_I_Dis_t0.1_s0', [entry])
+    summary = ll_script.main(['--out-dir', str(tmp_path), '--samples', '5'])  # no checkpoints: table only
+    assert len(summary) == 1 and summary.iloc[0]['TeLLD_mean'] == -99.
+    assert 'no checkpoints' in capsys.readouterr().out
+    assert (tmp_path / 'log_likelihood.md').read_text().count('IGR_I_Dis') == 1
+    with pytest.raises(SystemExit):
+        ll_script.main(['--samples', '0'])
+
+
+def test_ship_runs_replaces_a_run_whose_records_grew(tmp_path):
+    from Utils.ship_runs import ship
+    log = tmp_path / 'log'
+    done = make_run(log, 'vae_mnist_GS_Dis_t0.5_s0', vae_hyper('GS_Dis', 'mnist', 0.5, 0), rows(-100.0))
+    assert ship(log, tmp_path / 'runs') == ['vae_mnist_GS_Dis_t0.5_s0']
+    _write_ll(done, [{'S': 10, 'epoch': 3, 'TeLL': -1., 'TeLL_se': 0., 'TeLLD': -2., 'TeLLD_se': 0.,
+                      'TeLLD_prior_se': 0., 'seconds': 1.}])
+    assert ship(log, tmp_path / 'runs') == ['vae_mnist_GS_Dis_t0.5_s0']
+    assert (tmp_path / 'runs' / done.name / 'log_likelihood.json').is_file()
+    assert ship(log, tmp_path / 'runs') == []

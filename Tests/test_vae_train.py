@@ -1,6 +1,7 @@
 """Training runs on a few dozen real images: every model type, run folders, save/load, resume, failures."""
 import copy
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -43,6 +44,9 @@ def test_every_model_type_trains_with_finite_decreasing_loss(model_type):
     assert rows[1]['TrL'] < rows[0]['TrL']
     assert rows[1]['TeELBO'] > rows[0]['TeELBO']
     assert final['epoch'] == 2 and final['TeELBO'] == rows[1]['TeELBO'] and 'run_dir' in final
+    # the importance-weighted log-likelihoods at the default S, once at the end
+    assert final['LL_S'] == tv.default_hyper()['log_likelihood_samples']
+    assert np.isfinite(final['TeLL']) and np.isfinite(final['TeLLD']) and final['TeLLD_se'] > 0.
 
 
 def test_run_folder_layout(log_dir):
@@ -71,9 +75,16 @@ def test_run_folder_layout(log_dir):
 
 def test_save_load_gives_identical_test_metrics():
     final = tv.run_vae(smoke_hyper('IGR_Planar_Dis', epochs=1), run_with_sample=True)
-    metrics = tv.evaluate_trained_vae(final['run_dir'])
-    for key in ('TeELBO', 'TeELBOC', 'TeELBOD', 'TeJV', 'TeJVC', 'N'):
+    metrics = tv.evaluate_trained_vae(final['run_dir'], log_likelihood_samples=final['LL_S'])
+    for key in ('TeELBO', 'TeELBOC', 'TeELBOD', 'TeJV', 'TeJVC', 'N', 'TeLL', 'TeLLD', 'TeLLD_prior_se'):
         assert metrics[key] == final[key], key
+    # a finished run re-run with another S keeps its training and adds the estimate
+    again = tv.run_vae(smoke_hyper('IGR_Planar_Dis', epochs=1, log_likelihood_samples=30), True,
+                       resume_dir=final['run_dir'])
+    assert again['LL_S'] == 30 and again['TeELBO'] == final['TeELBO']
+    entries = json.loads((Path(final['run_dir']) / 'log_likelihood.json').read_text())['entries']
+    assert [(e['S'], e['epoch']) for e in entries] == [(10, 1), (30, 1)]
+    assert 'log-likelihood, S = 30' in (Path(final['run_dir']) / 'train.log').read_text()
     model, hyper = tv.load_trained_vae(final['run_dir'])
     assert hyper['model_type'] == 'IGR_Planar_Dis' and int(model.epoch.numpy()) == 1
     x = np.zeros((3, 28, 28, 1), np.float32)

@@ -6,7 +6,8 @@
 
 Writes ``Results/tables/table1.{md,csv}`` (discrete-only VAEs, ``vae_experiments/discrete_grid.py``:
 TeELBO, TeELBOC, TeELBOD) and ``Results/tables/table2.{md,csv}`` (JointVAE runs, ``run_jv=True``,
-``vae_experiments/jv_grid.py``: TeJV, TeJVC, TeELBO).  Each row is a (dataset, model, temperature) group:
+``vae_experiments/jv_grid.py``: TeJV, TeJVC, TeELBO), with the importance-weighted log-likelihoods TeLL / TeLLD as extra columns when the
+runs have them (``vae_experiments/log_likelihood.py``).  Each row is a (dataset, model, temperature) group:
 mean ± sample std over seeds of the final-epoch value, the number of runs and the epochs they trained.
 """
 import sys, pathlib
@@ -25,6 +26,9 @@ def _run_jv(runs):
         return pd.Series(False, index=runs.index)
     return runs['run_jv'].map(lambda v: bool(v) if v == v and v is not None else False)
 
+
+LL_COLUMNS = ('TeLL', 'TeLLD')
+"""Shown when the runs have them (`log_likelihood.json`, see vae_experiments/log_likelihood.py)."""
 
 TABLES = {
     1: dict(name='table1', title='Table 1: discrete-latent VAEs, test ELBO (nats per image)',
@@ -46,7 +50,7 @@ def make_table(number, log_dir=None, out_dir=None, include_unfinished=False, inc
     return results_io.build_table(spec['name'], spec['title'], spec['metrics'], experiment='vae',
                                   where=spec['where'], log_dir=log_dir, out_dir=out_dir,
                                   include_unfinished=include_unfinished, include_smoke=include_smoke,
-                                  best=spec['best'], notes=spec['notes'])
+                                  best=spec['best'], notes=spec['notes'], optional_metrics=LL_COLUMNS)
 
 
 def main(argv=None):
