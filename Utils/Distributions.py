@@ -68,7 +68,7 @@ __all__ = [
     'check_temperature', 'sample_gumbel', 'sample_normal', 'sample_uniform', 'generator_normal',
     'softmax_pp', 'log_softmax_pp', 'softmax_pp_and_log', 'project_to_vertices_via_softmax_pp', 'argmax_one_hot',
     'gs_log_psi', 'compute_log_exp_gs_dist', 'gs_sampled_kl', 'categorical_kl', 'gaussian_kl',
-    'PlanarFlow', 'stick_break', 'stick_break_iterative', 'stick_break_from_logits', 'igr_sb_lam',
+    'PlanarFlow', 'planar_u_hat', 'planar_w_dot_u_hat', 'planar_forward', 'planar_inverse', 'stick_break', 'stick_break_iterative', 'stick_break_from_logits', 'igr_sb_lam',
     'compute_n_required', 'truncation_mask', 'TRUNCATION_OPTIONS', 'DEFAULT_QUANTILE',
     'igr_psi', 'igr_log_psi', 'igr_i_log_prob',
     'compute_igr_log_probs', 'compute_igr_probs',
@@ -271,6 +271,49 @@ def gaussian_kl(mu, xi, mu0, xi0):
 # ----------------------------------------------------------------------------------------------------------
 # Planar flow
 # ----------------------------------------------------------------------------------------------------------
+def planar_u_hat(w, u, axis=1):
+    """``u_hat = u + (m(w.u) - w.u) w / ||w||^2`` with ``m(a) = -1 + softplus(a)``, dot products along ``axis``:
+    the corrected ``u`` that makes ``f(z) = z + u_hat tanh(w.z + b)`` invertible (``w.u_hat > -1``)."""
+    wu = tf.reduce_sum(w * u, axis=axis, keepdims=True)
+    w_norm_sq = tf.maximum(tf.reduce_sum(tf.square(w), axis=axis, keepdims=True), _tiny(w.dtype))
+    return u + (-1.0 + tf.nn.softplus(wu) - wu) * w / w_norm_sq
+
+
+def planar_w_dot_u_hat(w, u, axis=1):
+    """``w.u_hat = -1 + softplus(w.u)`` in exact form (kept dimension ``axis``)."""
+    return -1.0 + tf.nn.softplus(tf.reduce_sum(w * u, axis=axis, keepdims=True))
+
+
+def planar_forward(z, w, u, b, axis=1):
+    """One planar layer ``f(z) = z + u_hat tanh(w.z + b)`` along ``axis``; returns ``(f(z), log|det df/dz|)``,
+    the log-determinant with ``axis`` reduced. ``det = 1 + (w.u_hat) (1 - tanh^2)``, written as
+    ``tanh^2 + softplus(w.u) (1 - tanh^2) > 0`` to avoid cancellation."""
+    h = tf.tanh(tf.reduce_sum(w * z, axis=axis, keepdims=True) + b)
+    tanh_sq = tf.square(tf.squeeze(h, axis=axis))
+    softplus_wu = tf.nn.softplus(tf.reduce_sum(w * u, axis=axis))
+    log_det = tf.math.log(tanh_sq + softplus_wu * (1.0 - tanh_sq))
+    return z + planar_u_hat(w, u, axis) * h, log_det
+
+
+def planar_inverse(y, w, u, b, axis=1, bisections=None):
+    """Inverse of :func:`planar_forward`'s map. With ``a = w.z`` the layer gives ``w.y = a + m tanh(a + b)``
+    (``m = w.u_hat > -1``), strictly increasing in ``a``, with the root in ``[w.y - |m|, w.y + |m|]``: bisection
+    (40 steps in float32, 60 in float64) then two Newton steps; ``z = y - u_hat tanh(a + b)``."""
+    m = planar_w_dot_u_hat(w, u, axis)
+    target = tf.reduce_sum(w * y, axis=axis, keepdims=True)
+    low, high = target - tf.abs(m) - 1.0, target + tf.abs(m) + 1.0
+    steps = bisections or (60 if y.dtype == tf.float64 else 40)
+    for _ in range(steps):
+        mid = 0.5 * (low + high)
+        above = mid + m * tf.tanh(mid + b) > target
+        low, high = tf.where(above, low, mid), tf.where(above, mid, high)
+    a = 0.5 * (low + high)
+    for _ in range(2):
+        t = tf.tanh(a + b)
+        a = a - (a + m * t - target) / (1.0 + m * (1.0 - tf.square(t)))
+    return y - planar_u_hat(w, u, axis) * tf.tanh(a + b)
+
+
 class PlanarFlow(tf.keras.layers.Layer):
     """Stack of ``n_layers`` planar flows acting on axis 1 of ``z`` (b, n, S, v), one flow per variable.
 
@@ -309,33 +352,20 @@ class PlanarFlow(tf.keras.layers.Layer):
 
     def u_hat(self, i, dtype=None):
         """Corrected ``u`` of layer ``i``, shape (1, n, 1, v)."""
-        dtype = dtype or self.w[i].dtype
-        w, u, _ = self._params(i, dtype)
-        wu = tf.reduce_sum(w * u, axis=1, keepdims=True)
-        w_norm_sq = tf.maximum(tf.reduce_sum(tf.square(w), axis=1, keepdims=True), _tiny(dtype))
-        return u + (-1.0 + tf.nn.softplus(wu) - wu) * w / w_norm_sq
+        w, u, _ = self._params(i, dtype or self.w[i].dtype)
+        return planar_u_hat(w, u, axis=1)
 
     def w_dot_u_hat(self, i, dtype=None):
         """``w.u_hat = m(w.u) = -1 + softplus(w.u) > -1`` of layer ``i`` (exact form), shape (1, 1, 1, v)."""
-        dtype = dtype or self.w[i].dtype
-        w, u, _ = self._params(i, dtype)
-        return -1.0 + tf.nn.softplus(tf.reduce_sum(w * u, axis=1, keepdims=True))
+        w, u, _ = self._params(i, dtype or self.w[i].dtype)
+        return planar_w_dot_u_hat(w, u, axis=1)
 
     def forward_and_log_det(self, z):
-        """Returns ``(f(z), log|det df/dz|)`` with shapes (b, n, S, v) and (b, S, v).
-
-        Per layer ``det = 1 + (w.u_hat) h'`` with ``h' = 1 - tanh^2``; written as
-        ``tanh^2 + softplus(w.u) (1 - tanh^2) > 0`` to avoid cancellation.
-        """
+        """Returns ``(f(z), log|det df/dz|)`` with shapes (b, n, S, v) and (b, S, v) (:func:`planar_forward`)."""
         log_det = tf.zeros_like(z[:, 0])
         for i in range(self.n_layers):
-            w, u, b = self._params(i, z.dtype)
-            u_hat = self.u_hat(i, z.dtype)
-            h = tf.tanh(tf.reduce_sum(w * z, axis=1, keepdims=True) + b)
-            tanh_sq = tf.square(h[:, 0])
-            softplus_wu = tf.nn.softplus(tf.reduce_sum(w * u, axis=1))
-            log_det += tf.math.log(tanh_sq + softplus_wu * (1.0 - tanh_sq))
-            z = z + u_hat * h
+            z, layer_log_det = planar_forward(z, *self._params(i, z.dtype), axis=1)
+            log_det += layer_log_det
         return z, log_det
 
     def jacobian(self, z):
@@ -853,3 +883,17 @@ def generate_sample(sample_size, params, dist_type, temp, threshold=0.99, output
         dist = cls(params[0], params[1], temp, sample_size)
     psi = dist.generate_sample().numpy()
     return psi if output_one_hot else np.argmax(psi, axis=1)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# TensorFlow Probability distributions (Utils/igr_distributions.py), imported on first use: TFP is slow to import
+# and the samplers above do not need it.
+# ----------------------------------------------------------------------------------------------------------
+_TFP_CLASSES = ('IGR', 'IGRPlanar', 'IGRStickBreaking', 'IGRBernoulli')
+
+
+def __getattr__(name):
+    if name in _TFP_CLASSES:
+        from Utils import igr_distributions
+        return getattr(igr_distributions, name)
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
