@@ -207,6 +207,10 @@ def test_bernoulli_density_and_probability():
     expected = (-0.5 * ((z - loc) / scale) ** 2 - np.log(scale * np.sqrt(2 * np.pi)) + np.log(tau)
                 - np.log(yv) - np.log1p(-yv))
     np.testing.assert_allclose(d.log_prob(y).numpy(), expected, rtol=2e-4, atol=2e-4)
+    z = d.distribution.sample(5, seed=(5, 6))                 # the project's sampler, same noise, same values
+    np.testing.assert_allclose(d.bijector.forward(z).numpy(),
+                               dist.igr_bernoulli(d.loc, tf.math.log(d.scale), tau, (z - d.loc) / d.scale).numpy(),
+                               rtol=1e-5, atol=1e-6)
     freq = np.mean(d.sample(40000, seed=(3, 4)).numpy() > 0.5, axis=0)
     probs = d.bernoulli_probs().numpy()
     assert np.all(np.abs(freq - probs) < 5 * np.sqrt(probs * (1 - probs) / 40000))
