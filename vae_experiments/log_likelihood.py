@@ -39,8 +39,16 @@ def select_runs(args):
         filters['model_type'] = list(args.model)
     if args.dataset:
         filters['dataset_name'] = list(args.dataset)
-    return results_io.collect_runs(args.log_dir, experiment='vae', finished_only=not args.include_unfinished,
+    if args.temp:
+        filters['temp'] = list(args.temp)
+    runs = results_io.collect_runs(args.log_dir, experiment='vae', finished_only=not args.include_unfinished,
                                    include_smoke=args.include_smoke, **filters)
+    if args.run:
+        missing = sorted(set(args.run) - set(runs['run_name']))
+        if missing:
+            raise SystemExit(f'no such finished run folder(s) in the selection: {", ".join(missing)}')
+        runs = runs[runs['run_name'].isin(args.run)]
+    return runs
 
 
 def _selected(runs, args):
@@ -79,6 +87,8 @@ def main(argv=None):
     parser.add_argument('--chunk', type=int, default=None, help='samples per image per compiled step (memory)')
     parser.add_argument('--model', action='append', help='only this model_type (repeatable)')
     parser.add_argument('--dataset', action='append', help='only this dataset (repeatable)')
+    parser.add_argument('--temp', type=float, action='append', help='only this temperature (repeatable)')
+    parser.add_argument('--run', action='append', help='only the run folder of this name (repeatable; computing only)')
     parser.add_argument('--log-dir', default=None, help='run folders (default Log/ or $IGR_LOG_DIR)')
     parser.add_argument('--out-dir', default=None, help='table folder (default Results/tables)')
     parser.add_argument('--include-unfinished', action='store_true', help='also runs that have not finished')
