@@ -190,6 +190,16 @@ def _check_positive(value, name):
         raise ValueError(f'{name} must be > 0, got {np.asarray(static).tolist()!r}')
 
 
+def _store_gaussian_params(dist_, loc, scale, temperature):
+    """loc, scale, temperature as tensors of one dtype (variables kept as references), positivity checked."""
+    dtype = dtype_util.common_dtype([loc, scale, temperature], tf.float32)
+    dist_._loc = tensor_util.convert_nonref_to_tensor(loc, dtype=dtype, name='loc')
+    dist_._scale = tensor_util.convert_nonref_to_tensor(scale, dtype=dtype, name='scale')
+    dist_._temperature = tensor_util.convert_nonref_to_tensor(temperature, dtype=dtype, name='temperature')
+    _check_positive(dist_._temperature, 'temperature')
+    _check_positive(dist_._scale, 'scale')
+
+
 def _positive_assertions(dist_, is_init):
     """validate_args: temperature > 0 and scale > 0, checked where TFP checks parameters (init and every call)."""
     if not dist_.validate_args:
@@ -212,15 +222,10 @@ class _IGRBase(tfd.TransformedDistribution):
 
     def _setup(self, loc, scale, temperature, delta, validate_args, allow_nan_stats, name, parameters, flows=()):
         with tf.name_scope(name) as name:
-            dtype = dtype_util.common_dtype([loc, scale, temperature], tf.float32)
-            self._loc = tensor_util.convert_nonref_to_tensor(loc, dtype=dtype, name='loc')
-            self._scale = tensor_util.convert_nonref_to_tensor(scale, dtype=dtype, name='scale')
-            self._temperature = tensor_util.convert_nonref_to_tensor(temperature, dtype=dtype, name='temperature')
+            _store_gaussian_params(self, loc, scale, temperature)
             if self._temperature.shape.rank not in (None, 0):
                 raise ValueError(f'temperature must be a scalar, got shape {self._temperature.shape}')
             self._delta = float(delta)
-            _check_positive(self._temperature, 'temperature')
-            _check_positive(self._scale, 'scale')
             base = tfd.Independent(tfd.Normal(self._loc, self._scale, validate_args=validate_args,
                                               allow_nan_stats=allow_nan_stats), reinterpreted_batch_ndims=1)
             self._map = list(flows)
@@ -383,12 +388,7 @@ class IGRBernoulli(tfd.TransformedDistribution):
     def __init__(self, loc, scale, temperature, validate_args=False, allow_nan_stats=True, name='IGRBernoulli'):
         parameters = dict(locals())
         with tf.name_scope(name) as name:
-            dtype = dtype_util.common_dtype([loc, scale, temperature], tf.float32)
-            self._loc = tensor_util.convert_nonref_to_tensor(loc, dtype=dtype, name='loc')
-            self._scale = tensor_util.convert_nonref_to_tensor(scale, dtype=dtype, name='scale')
-            self._temperature = tensor_util.convert_nonref_to_tensor(temperature, dtype=dtype, name='temperature')
-            _check_positive(self._temperature, 'temperature')
-            _check_positive(self._scale, 'scale')
+            _store_gaussian_params(self, loc, scale, temperature)
             super().__init__(distribution=tfd.Normal(self._loc, self._scale, validate_args=validate_args,
                                                      allow_nan_stats=allow_nan_stats),
                              bijector=tfb.Chain([tfb.Sigmoid(), tfb.Scale(1. / self._temperature)]),
