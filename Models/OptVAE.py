@@ -25,6 +25,12 @@ logits) and the closed-form Gaussian KL KL(N(mu, sigma^2) || N(mu0, sigma0^2)) f
 simplex is shared by posterior and prior); `run_closed_form_kl=False` makes IGR use the sampled Gaussian KL
 log N(kappa; mu, sigma) - log N(kappa; mu0, sigma0) instead.
 
+Straight-through (hyper `straight_through`): the decoder gets the one-hot zero-temperature sample (`latent.hard`),
+the gradient is the relaxed sample's (`hard + psi - stop_gradient(psi)`), and the KL is `latent.straight_through_kl`
+(GS: the categorical KL, exact for the decoded samples; IGR: the Gaussian KL, an upper bound on the categorical KL by
+the data-processing inequality), so the objective is a lower bound on the discrete model's ELBO. TeELBO is then that
+objective.
+
 Test metrics (per example, averaged over the test set):
     TeELBO   ELBO with the training KL,      TeELBOC  ELBO with the closed-form KL
              (GS: categorical KL of softmax(log_pi) to the uniform prior),
@@ -98,6 +104,7 @@ class OptVAE:
         self.cont_c = tuple(float(c) for c in h['cont_c_linspace'])
         self.disc_c = tuple(float(c) for c in h['disc_c_linspace'])
         self.run_jv = bool(h['run_jv'])
+        self.straight_through = bool(h.get('straight_through', False))
 
         ex.init_training_state(self, h['seed'])
         # Further per-epoch bookkeeping, updated inside the compiled step and read once per epoch.
@@ -207,9 +214,19 @@ class OptVAE:
         noise_d, noise_c = noise if noise is not None else self.draw_noise(rng or self.rng, x.shape[0])
         draw = self.latent.relaxed(params_d, noise_d)
         z_c = self.continuous_sample(params_c, noise_c)
-        return {'log_px': self.log_px(x, z_c, draw['psi']), 'kl_discrete': self.latent.kl(params_d, draw),
+        if self.straight_through:
+            decoded, kl_d = self.straight_through_psi(params_d, noise_d, draw), self.latent.straight_through_kl
+        else:
+            decoded, kl_d = draw['psi'], self.latent.kl
+        return {'log_px': self.log_px(x, z_c, decoded), 'kl_discrete': kl_d(params_d, draw),
                 'kl_continuous': self.continuous_kl(params_c), 'params_c': params_c, 'params_d': params_d,
                 'noise_d': noise_d, 'noise_c': noise_c, 'z_c': z_c, 'draw': draw}
+
+    def straight_through_psi(self, params_d, noise_d, draw):
+        """The one-hot zero-temperature sample in the forward pass, the relaxed sample's gradient backward:
+        ``hard + psi - stop_gradient(psi)`` (exactly one-hot in value)."""
+        hard = self.latent.hard(params_d, noise_d, draw)
+        return hard + (draw['psi'] - tf.stop_gradient(draw['psi']))     # x - x is exactly 0: the value is `hard`
 
     @staticmethod
     def _sum_kl(kl):

@@ -108,6 +108,13 @@ class DiscreteLatent:
     def closed_form_kl(self, params, draw):
         raise NotImplementedError
 
+    def straight_through_kl(self, params, draw):
+        """KL of the straight-through objective, per variable (b, v): at least the categorical KL of the discrete
+        model, so the objective stays a lower bound on its ELBO. IGR: the training (Gaussian) KL, which upper-bounds
+        the categorical KL of the induced distributions (data processing: the argmax is a function of kappa, the same
+        for prior and posterior)."""
+        return self.kl(params, draw)
+
     def mc_noise(self, rng, batch_n):
         """Noise for Monte Carlo category probabilities: (posterior noise, prior noise) or None when exact."""
         return None
@@ -165,6 +172,10 @@ class GSLatent(DiscreteLatent):
 
     def closed_form_kl(self, params, draw):
         return dist.categorical_kl(self.log_probs(params, draw), self.prior_log_probs(draw))[:, 0, :]
+
+    def straight_through_kl(self, params, draw):
+        """GS: the categorical KL of softmax(log_pi) to uniform, exact for the decoded one-hot samples (Gumbel-max)."""
+        return self.closed_form_kl(params, draw)
 
     def log_probs(self, params, draw, mc_noise=None):
         return tf.nn.log_softmax(params[0], axis=1)

@@ -65,6 +65,8 @@ HYPER_KEYS = {
                       "(frequencies of 100 draws, as for the other IGR families); both take ~3 s per 10,000 test "
                       "images on a 2-core CPU",
     'latent_discrete_n': 'derived: categories per discrete variable seen by the decoder (K; IGR: n_required + 1)',
+    'straight_through': 'decode the one-hot zero-temperature sample in the forward pass and use the relaxed '
+                        "sample's gradient (straight-through); GS then trains with the categorical KL",
     'log_likelihood_samples': 'S of the importance-weighted log-likelihoods TeLL / TeLLD computed once at the end '
                               'of a run (Models/log_likelihood.py); 0: none',
 }
@@ -83,6 +85,7 @@ def default_hyper():
         'threshold': 0.99, 'prior_file': None, 'run_closed_form_kl': True, 'width_height': (14, 28, 1),
         'iter_per_epoch': None, 'seed': 0, 'save_every': 1, 'monitor_gradients': False, 'jit_compile': False,
         'discrete_probs': 'exact', 'latent_discrete_n': None, 'log_likelihood_samples': DEFAULT_LL_SAMPLES,
+        'straight_through': False,
     }
 
 
@@ -103,7 +106,8 @@ def _check_values(h):
     ex.check_number('threshold', h['threshold'], low=0., low_open=True, high=1.)
     if h['threshold'] >= 1.:
         raise ex.HyperError(f'bad threshold {h["threshold"]!r}: must be < 1')
-    for key in ('run_jv', 'run_with_sample', 'run_closed_form_kl', 'monitor_gradients', 'jit_compile'):
+    for key in ('run_jv', 'run_with_sample', 'run_closed_form_kl', 'monitor_gradients', 'jit_compile',
+                'straight_through'):
         ex.check_bool(key, h[key])
     for key in ('cont_c_linspace', 'disc_c_linspace'):
         ex.check_linspace(key, h[key])

@@ -134,6 +134,11 @@ def set_seed(seed):
 # ---------------------------------------------------------------------------------------------------------------------
 # Run folders
 # ---------------------------------------------------------------------------------------------------------------------
+def model_label(hyper):
+    """The model part of run names and table rows: model_type, with `_ST` for straight-through training."""
+    return f'{hyper["model_type"]}_ST' if hyper.get('straight_through') else hyper['model_type']
+
+
 def run_name(experiment, dataset_name, model_type, temp, seed, stamp=None):
     """`<experiment>_<dataset>_<model_type>_t<temp>_s<seed>_<YYYYmmdd-HHMMSS>`."""
     stamp = stamp or datetime.datetime.now().strftime('%Y%m%d-%H%M%S')
@@ -161,7 +166,7 @@ def run_folder(experiment, hyper, resume_dir=None, run_dir=None):
     if run_dir is not None:
         Path(run_dir).mkdir(parents=True, exist_ok=True)
         return Path(run_dir)
-    return make_run_dir(experiment, hyper['dataset_name'], hyper['model_type'], hyper['temp'], hyper['seed'])
+    return make_run_dir(experiment, hyper['dataset_name'], model_label(hyper), hyper['temp'], hyper['seed'])
 
 
 def write_json(path, payload):

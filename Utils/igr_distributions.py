@@ -48,7 +48,7 @@ def _on_last_axis(fn, x, extra=0):
 
 def straight_through(hard, relaxed):
     """``hard`` in the forward pass, the gradient of ``relaxed`` in the backward pass."""
-    return relaxed + tf.stop_gradient(hard - relaxed)
+    return hard + (relaxed - tf.stop_gradient(relaxed))      # x - x is exactly 0: the value is `hard`
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -154,6 +154,8 @@ def _run_record(run_dir):
     metrics = load_metrics(run_dir)
     status = load_status(run_dir, metrics)
     record = {k: _cell_value(v) for k, v in config['hyper'].items()}
+    if record.get('straight_through'):  # its own rows in tables, never averaged with relaxed training
+        record['model_type'] = f'{record["model_type"]}_ST'
     record.update(final_metrics(run_dir, metrics))
     if len(metrics):
         record.update(log_likelihood_at(run_dir, int(metrics['epoch'].iloc[-1])))

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from Utils import paths
+from Utils.experiment import model_label
 
 KEY_EXCLUDED = ('epochs', 'save_every', 'jit_compile', 'num_of_repetitions', 'iter_per_epoch',
                 'log_likelihood_samples')
@@ -285,7 +286,7 @@ class RunStore:
     def new_folder(self, cell, restart=False):
         """Create `<experiment>_<dataset>_<model>_t<temp>_s<seed>_k<key>[_r<n>]` (atomic; None if it exists)."""
         key = self.key(cell)
-        base = (f'{self.experiment}_{cell.get("dataset_name", "mnist")}_{cell["model_type"]}_t{float(cell["temp"]):g}'
+        base = (f'{self.experiment}_{cell.get("dataset_name", "mnist")}_{model_label(cell)}_t{float(cell["temp"]):g}'
                 f'_s{cell.get("seed", 0)}_k{key}')
         self.log_dir.mkdir(parents=True, exist_ok=True)
         names = [base] if not restart else [f'{base}_r{n}' for n in range(1, 10_000)]
