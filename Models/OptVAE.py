@@ -203,14 +203,15 @@ class OptVAE:
         progress = tf.minimum(tf.cast(self.iteration, tf.float32) / float(n_iter), 1.)
         return c0 + (c1 - c0) * progress
 
-    def elbo_terms(self, x, rng=None, noise=None):
+    def elbo_terms(self, x, rng=None, noise=None, params=None):
         """Every tensor the ELBO sums, for one batch x (b, H, W, C).
 
+        `params`: the encoder's (continuous, discrete) parameters when already computed (default: encode x).
         Returns a dict: 'log_px' (b,), 'kl_discrete' (b, v) training KL per discrete variable,
         'kl_continuous' (b, d) per Gaussian dimension (None without Gaussian latents), plus the intermediate
         'params_c', 'params_d', 'noise_d', 'noise_c', 'z_c', 'draw'.
         """
-        params_c, params_d = self.encode(x)
+        params_c, params_d = params if params is not None else self.encode(x)
         noise_d, noise_c = noise if noise is not None else self.draw_noise(rng or self.rng, x.shape[0])
         draw = self.latent.relaxed(params_d, noise_d)
         z_c = self.continuous_sample(params_c, noise_c)
