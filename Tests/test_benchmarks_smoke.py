@@ -39,6 +39,7 @@ def test_benchmark_prints_its_table(capsys):
                      ('sampler', 'TFP RelaxedOneHotCategorical S=2'), ('sampler', 'IGR_I S=2'),
                      ('quadrature', 'compute_igr_probs, 100 images x 30 variables'),
                      ('monitor', 'IGR_SB_Dis K=50 + gradient monitor'),
+                     ('straight_through', 'IGR_SB_Dis K=10 straight-through'),
                      ('checkpoint', 'GS_Dis: one epoch checkpoint (keep 2), vs its 937-step training epoch'),
                      ('memory', 'peak RSS of this benchmark process (every model above alive)')]:
         assert expected in cases, (expected, text)

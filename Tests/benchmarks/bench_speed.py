@@ -10,6 +10,8 @@ Prints one markdown table; every row is measured in this one process. Sections:
   `tf.function` fed the same way. Rows are compared with the floor of the same XLA setting.
 - monitor: train steps of the Figure 4 models (10 categories, and IGR-SB also with 50) without and with the
   vanished-gradient monitor (`monitor_gradients`), no XLA; the ratio is to the same model without it.
+- straight_through: train steps of every discrete family with and without `straight_through` (one-hot forward,
+  relaxed gradient), no XLA; the ratio is to the relaxed step (target <= 1.1x).
 - sop: one train step of every SOP `model_type` (batch 64, two layers of 200 units) through `SOPOptimizer.train_next`;
   floor: the same Dense layers (sized as IGR-I's: 2 parameters per unit) with Gaussian noise through a sigmoid.
 - epoch: one MNIST epoch as `run_vae` runs it (937 steps with the progress bar, the epoch statistics and the
@@ -52,9 +54,12 @@ SAMPLERS = ('GS', 'IGR_I', 'IGR_Planar', 'IGR_SB')
 EPOCH_MODEL_TYPES = ('IGR_I_Dis', 'GS_Dis')
 BATCH_N, NUM_VARS, CATEGORIES = 64, 30, 10
 SAMPLER_BATCH, SAMPLER_K, SAMPLER_VARS = 64, 50, 30
-TARGETS = {'discrete': 1.25, 'IGR_SB_Dis': 1.5, 'epoch': 1.4, 'sampler_IGR_I': 1.5}
+TARGETS = {'discrete': 1.25, 'IGR_SB_Dis': 1.5, 'epoch': 1.4, 'sampler_IGR_I': 1.5, 'straight_through': 1.1}
 MONITOR_CASES = (('GS_Dis', 10), ('IGR_I_Dis', 10), ('IGR_Planar_Dis', 10), ('IGR_SB_Dis', 10), ('IGR_SB_Dis', 50))
 MONITOR_SUFFIX = ' + gradient monitor'
+STRAIGHT_THROUGH_CASES = tuple((m, 10) for m in ('GS_Dis', 'IGR_I_Dis', 'IGR_Planar_Dis', 'IGR_SB_Finite_Dis',
+                                                 'IGR_SB_Dis'))
+ST_SUFFIX = ' straight-through'
 TEMP = 0.25
 
 
@@ -78,7 +83,8 @@ def parse_args(argv=None):
     parser.add_argument('--test-n', type=int, help='test images evaluated in the timed epoch (default all 10,000; '
                                                    '--quick 500, the proportion of its 50 steps to 937)')
     parser.add_argument('--skip', default='',
-                        help='comma-separated sections to skip: vae,monitor,sop,epoch,sampler,quadrature,checkpoint,'
+                        help='comma-separated sections to skip: vae,monitor,straight_through,sop,epoch,sampler,'
+                             'quadrature,checkpoint,'
                              'celeb_a,memory')
     parser.add_argument('--out', help='also write the table to this file')
     parser.add_argument('--memory-child', help=argparse.SUPPRESS)  # internal: the memory-measuring child process
@@ -275,35 +281,38 @@ def vae_rows(args, spec, x_train):
     return rows, floors, models
 
 
-def monitor_rows(args, spec, x_train):
-    """Train steps of the Figure 4 runs, each model without and with the vanished-gradient monitor (no XLA)."""
+def variant_rows(section, cases, suffix, option, args, spec, x_train):
+    """Train steps of each (model, categories) case without and with one option switched on (no XLA)."""
     rows = []
-    for model_type, categories in MONITOR_CASES:
+    for model_type, categories in cases:
         if model_type not in args.models:
             continue
-        for monitor in (False, True):
-            overrides = {'monitor_gradients': monitor}
+        for on in (False, True):
+            overrides = {option: on}
             if categories != CATEGORIES:
                 overrides['n_required'] = categories if model_type.startswith('GS') else categories - 1
             model, _ = build_vae(model_type, False, spec, **overrides)
             order = epoch_order(len(spec.x_train), model.attach_train_data(x_train))
-            name = f'{model_type} K={categories}' + (MONITOR_SUFFIX if monitor else '')
-            rows.append(Row('monitor', name, False, model.train_next, BATCH_N,
+            name = f'{model_type} K={categories}' + (suffix if on else '')
+            rows.append(Row(section, name, False, model.train_next, BATCH_N,
                             reset=lambda m=model, o=order: m.start_epoch(o)))
     return rows
 
 
-def monitor_lines(rows):
+def variant_lines(section, rows, suffix, target=None):
+    """Each row with the option on against the same model without it (and the target ratio when there is one)."""
     lines = []
-    plain = {r.name: r for r in rows if not r.name.endswith(MONITOR_SUFFIX)}
+    plain = {r.name: r for r in rows if not r.name.endswith(suffix)}
     for row in rows:
         if row.error:
-            lines.append(f'| monitor | {row.name} | off | n/a | {row.error} | | |')
+            lines.append(f'| {section} | {row.name} | off | n/a | {row.error} | | |')
             continue
-        ref = plain.get(row.name[:-len(MONITOR_SUFFIX)]) if row.name.endswith(MONITOR_SUFFIX) else None
+        ref = plain.get(row.name[:-len(suffix)]) if row.name.endswith(suffix) else None
         ratio = row.median_ms / ref.median_ms if ref is not None and ref.times else None
-        lines.append(f'| monitor | {row.name} | off | {row.median_ms:.2f} | {row.rate:,.0f} img/s | '
-                     f'{fmt_ratio(ratio)} | |')
+        goal = '' if ratio is None or target is None else (
+            f'<= {target}x' + (' (met)' if ratio <= target else ' (missed)'))
+        lines.append(f'| {section} | {row.name} | off | {row.median_ms:.2f} | {row.rate:,.0f} img/s | '
+                     f'{fmt_ratio(ratio)} | {goal} |')
     return lines
 
 
@@ -696,9 +705,14 @@ def main(argv=None):
         time_rows(rows, args.steps, args.warmup, args.rounds)
         lines += step_lines(rows, 'floor (Gaussian softmax)', vae_target)
     if 'monitor' not in args.skip:
-        rows = monitor_rows(args, spec, x_train)
+        rows = variant_rows('monitor', MONITOR_CASES, MONITOR_SUFFIX, 'monitor_gradients', args, spec, x_train)
         time_rows(rows, args.steps, args.warmup, args.rounds)
-        lines += monitor_lines(rows)
+        lines += variant_lines('monitor', rows, MONITOR_SUFFIX)
+    if 'straight_through' not in args.skip:
+        rows = variant_rows('straight_through', STRAIGHT_THROUGH_CASES, ST_SUFFIX, 'straight_through', args, spec,
+                            x_train)
+        time_rows(rows, args.steps, args.warmup, args.rounds)
+        lines += variant_lines('straight_through', rows, ST_SUFFIX, TARGETS['straight_through'])
     if 'sop' not in args.skip:
         rows, _ = sop_rows(args, spec)
         time_rows(rows, args.steps, args.warmup, args.rounds)
