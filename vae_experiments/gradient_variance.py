@@ -109,8 +109,8 @@ def plot(frame, path):
             label = f'{model}' + (f' (epoch {epoch})' if epoch else '')
             axes[0, col].plot(group['temp'], group['mean_variance'], marker='o', label=label)
             axes[1, col].plot(group['temp'], group['snr_median'], marker='o', label=label)
-        axes[0, col].set(yscale='log', title=f'gradient w.r.t. {target} {"parameters" if target == "discrete" else "weights"}',
-                         ylabel='mean per-coordinate variance')
+        what = 'discrete parameters' if target == 'discrete' else 'encoder weights'
+        axes[0, col].set(yscale='log', title=f'gradient w.r.t. the {what}', ylabel='mean per-coordinate variance')
         axes[1, col].set(xscale='log', yscale='log', xlabel='temperature', ylabel='median |mean| / std')
     axes[0, 0].legend(fontsize=7)
     fig.tight_layout()
