@@ -6,8 +6,8 @@
 
 Writes ``Results/tables/table1.{md,csv}`` (discrete-only VAEs, ``vae_experiments/discrete_grid.py``:
 TeELBO, TeELBOC, TeELBOD) and ``Results/tables/table2.{md,csv}`` (JointVAE runs, ``run_jv=True``,
-``vae_experiments/jv_grid.py``: TeJV, TeJVC, TeELBO), with the importance-weighted log-likelihoods TeLL / TeLLD as extra columns when the
-runs have them (``vae_experiments/log_likelihood.py``).  Each row is a (dataset, model, temperature) group:
+``vae_experiments/jv_grid.py``: TeJV, TeJVC, TeELBO), with the importance-weighted log-likelihoods TeLL / TeLLD
+as extra columns when the runs have them (``vae_experiments/log_likelihood.py``).  Each row is a (dataset, model, temperature) group:
 mean ± sample std over seeds of the final-epoch value, the number of runs and the epochs they trained.
 """
 import sys, pathlib
