@@ -33,7 +33,7 @@ from Utils.results_io import log_likelihood_at
 from Utils.training_loop import NonFiniteLossError, epoch_permutation, resume_point, train_epochs  # noqa: F401
 
 EXPERIMENT = 'vae'
-RESUME_MAY_CHANGE = ('epochs', 'log_likelihood_samples')
+RESUME_MAY_CHANGE = ('epochs', 'log_likelihood_samples', 'keep_checkpoints')
 METRIC_COLUMNS = ('TeELBO', 'TeELBOC', 'TeELBOD', 'TeJV', 'TeJVC', 'N', 'TrL')
 TEST_BATCH_LIMIT = 500
 
@@ -146,6 +146,7 @@ def _prepare_resume(resume_dir, hyper, run_with_sample):
                                 f'(only {", ".join(RESUME_MAY_CHANGE)} may change)')
         h['epochs'] = max(h['epochs'], wanted['epochs'])
         h['log_likelihood_samples'] = wanted['log_likelihood_samples']
+        h['keep_checkpoints'] = wanted['keep_checkpoints']
     return h
 
 
@@ -189,7 +190,7 @@ def run_vae(hyper=None, run_with_sample=None, resume_dir=None, run_dir=None):
     ex.write_json(run_dir / 'config.json', {'experiment': EXPERIMENT, 'hyper': h, 'data': config_extra,
                                             'created': _created(run_dir)})
     log = ex.RunLog(run_dir, METRIC_COLUMNS)
-    checkpoints = ex.Checkpoints(run_dir, **model.trackables())
+    checkpoints = ex.Checkpoints(run_dir, max_to_keep=h['keep_checkpoints'], **model.trackables())
     grad_log = ex.CsvLog(run_dir / 'gradients.csv', ['epoch', 'vanished_pct']) if h['monitor_gradients'] else None
     start_epoch = start_step = 0
     if resume_dir is not None:

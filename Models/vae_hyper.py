@@ -65,6 +65,8 @@ HYPER_KEYS = {
                       "(frequencies of 100 draws, as for the other IGR families); both take ~3 s per 10,000 test "
                       "images on a 2-core CPU",
     'latent_discrete_n': 'derived: categories per discrete variable seen by the decoder (K; IGR: n_required + 1)',
+    'keep_checkpoints': 'epoch checkpoints kept (the last ones; default 2): more for gradient statistics over '
+                        'training (vae_experiments/gradient_variance.py)',
     'straight_through': 'decode the one-hot zero-temperature sample in the forward pass and use the relaxed '
                         "sample's gradient (straight-through); GS then trains with the categorical KL",
     'log_likelihood_samples': 'S of the importance-weighted log-likelihoods TeLL / TeLLD computed once at the end '
@@ -85,7 +87,7 @@ def default_hyper():
         'threshold': 0.99, 'prior_file': None, 'run_closed_form_kl': True, 'width_height': (14, 28, 1),
         'iter_per_epoch': None, 'seed': 0, 'save_every': 1, 'monitor_gradients': False, 'jit_compile': False,
         'discrete_probs': 'exact', 'latent_discrete_n': None, 'log_likelihood_samples': DEFAULT_LL_SAMPLES,
-        'straight_through': False,
+        'straight_through': False, 'keep_checkpoints': 2,
     }
 
 
@@ -97,7 +99,7 @@ def _check_values(h):
     ex.check_choice('discrete_probs', h['discrete_probs'], DISCRETE_PROBS)
     ex.check_number('temp', h['temp'], low=0., low_open=True)
     for key in ('sample_size', 'n_required', 'num_of_discrete_var', 'batch_n', 'epochs', 'check_every',
-                'num_of_repetitions'):
+                'num_of_repetitions', 'keep_checkpoints'):
         ex.check_number(key, h[key], low=1, integer=True)
     for key in ('num_of_norm_var', 'latent_norm_n', 'save_every', 'seed', 'log_likelihood_samples'):
         ex.check_number(key, h[key], low=0, integer=True)

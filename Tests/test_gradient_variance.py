@@ -66,9 +66,9 @@ def test_script_init_and_run_modes(tmp_path, monkeypatch):
     assert len(frame) == 8 and set(frame['model']) == {'GS_Dis', 'GS_Dis_ST', 'IGR_I_Dis', 'IGR_I_Dis_ST'}
     assert (frame['mean_variance'] > 0).all() and out.with_suffix('.png').is_file()
     assert pd.read_csv(out).shape == (8, len(script.COLUMNS))
-    final = tv.run_vae({'model_type': 'IGR_I_Dis', 'epochs': 2, 'num_of_discrete_var': 4,
+    final = tv.run_vae({'model_type': 'IGR_I_Dis', 'epochs': 3, 'num_of_discrete_var': 4, 'keep_checkpoints': 3,
                         'log_likelihood_samples': 0}, run_with_sample=True)
     frame = script.main(['--run-dir', final['run_dir'], '--draws', '3', '--batch', '5', '--out', str(out)])
-    assert sorted(set(frame['epoch'])) == [1, 2] and set(frame['target']) == {'discrete', 'encoder'}
+    assert sorted(set(frame['epoch'])) == [1, 2, 3] and set(frame['target']) == {'discrete', 'encoder'}
     with pytest.raises(SystemExit, match='no checkpoint of epoch 7'):
         script.main(['--run-dir', final['run_dir'], '--epochs', '7', '--draws', '3', '--out', str(out)])

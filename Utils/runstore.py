@@ -26,7 +26,7 @@ from Utils import paths
 from Utils.experiment import model_label
 
 KEY_EXCLUDED = ('epochs', 'save_every', 'jit_compile', 'num_of_repetitions', 'iter_per_epoch',
-                'log_likelihood_samples')
+                'log_likelihood_samples', 'keep_checkpoints')
 """Hyper keys that do not change what is trained: a run with more epochs, other checkpoint settings or XLA on is
 the same cell (XLA changes float rounding only)."""
 KEY_LENGTH = 10

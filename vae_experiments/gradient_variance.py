@@ -12,7 +12,7 @@ Modes
                           (default: GS_Dis, IGR_I_Dis, IGR_Planar_Dis, IGR_SB_Finite_Dis over the paper's grid);
                           needs no run folder.
     --run-dir DIR ...     trained runs at the checkpoints in --epochs (default: every kept one; a run keeps its last
-                          2, so ask for more with save_every / keep before training).
+                          `keep_checkpoints`, 2 unless the hyper asked for more before training).
     --straight-through    also the straight-through variant of each model (init mode; runs carry their own setting).
 
 Output
