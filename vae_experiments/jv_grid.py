@@ -32,7 +32,7 @@ import pathlib
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from Utils.grid import enumerate_cells, run_grid  # noqa: E402
-from vae_experiments.discrete_grid import EVIDENCE, SEEDS, TEMPS, parse_preset, run_cell, run_store  # noqa: E402
+from vae_experiments.discrete_grid import EVIDENCE, EVIDENCE_HYPER, SEEDS, TEMPS, parse_preset, run_cell, run_store  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Editable settings
@@ -73,7 +73,7 @@ PRESETS = {
                            'seeds': SEEDS},
     # the reduced-budget runs of Results/runs: Table 2's MNIST models at JointVAE's own temperature 0.67 (Dupont 2018)
     'evidence_mnist': {'models': ['GS', 'IGR_I', 'IGR_Planar', 'IGR_SB_Finite'], 'datasets': ['mnist'],
-                       'temps': [0.67], 'seeds': EVIDENCE['seeds'], 'hyper': {'epochs': EVIDENCE['epochs']}},
+                       'temps': [0.67], 'seeds': EVIDENCE['seeds'], 'hyper': EVIDENCE_HYPER},
 }
 DEFAULT_PRESET = 'table2'
 
