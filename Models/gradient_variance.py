@@ -106,29 +106,30 @@ def vae_gradient_statistics(model, x, draws, seed=0, chunk=16, targets=TARGETS, 
     noise_d = tf.stack(noise_d)
     noise_c = tf.stack(noise_c) if model.mixed else tf.zeros((int(draws), 0))
     compute = per_draw_gradients if keep_draws else streamed_statistics
-    return {target: compute(_compiled_loss(model, x, target), (noise_d, noise_c), chunk) for target in targets}
+    return {target: compute(_loss_and_sources(model, x, target), (noise_d, noise_c), chunk) for target in targets}
 
 
-def _compiled_loss(model, x, target):
-    """loss_and_sources for `per_draw_gradients`: the encoder runs once per chunk, outside the vectorised draws."""
-    def loss_and_sources(noise):
+def _loss_and_sources(model, x, target):
+    """`per_draw_gradients`' loss_and_sources for one target.
+
+    For 'discrete' the encoder runs once here and the loss is differentiated with respect to its discrete outputs
+    (held fixed across the draws); for 'encoder' the encoder runs inside the differentiated function, with respect
+    to its weights.
+    """
+    if target == 'discrete':
         params_c, params_d = model.encode(x)
-        sources = list(params_d) if target == 'discrete' else encoder_variables(model)
-        if noise is None:
-            return None, sources
-        noise_d, noise_c = noise
-        terms = model.elbo_terms(x, noise=(noise_d, noise_c if model.mixed else None), params=(params_c, params_d))
-        return model.loss(terms), sources
-    if target == 'encoder':
-        return loss_and_sources
-    # the discrete parameters are encoder outputs: compute them once, differentiate the loss with respect to them
-    params_c, params_d = model.encode(x)
-    params_d = [tf.identity(p) for p in params_d]
+        params_d = [tf.identity(p) for p in params_d]
+        encode = lambda: (params_c, params_d)
+        sources = lambda params: list(params[1])
+    else:
+        encode = lambda: model.encode(x)
+        sources = lambda params: encoder_variables(model)
 
-    def discrete(noise):
+    def loss_and_sources(noise):
+        params = encode()
         if noise is None:
-            return None, params_d
+            return None, sources(params)
         noise_d, noise_c = noise
-        terms = model.elbo_terms(x, noise=(noise_d, noise_c if model.mixed else None), params=(params_c, params_d))
-        return model.loss(terms), params_d
-    return discrete
+        terms = model.elbo_terms(x, noise=(noise_d, noise_c if model.mixed else None), params=params)
+        return model.loss(terms), sources(params)
+    return loss_and_sources

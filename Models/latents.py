@@ -296,12 +296,12 @@ class IGRLatent(DiscreteLatent):
         """log of ``(1 - w) f + w / K_kept`` on the kept categories (f: frequencies over the draws in `noise`,
         w = PROPOSAL_UNIFORM_WEIGHT), -inf on the truncated ones."""
         freq = self._mc_frequencies(params, noise, mask)
-        kept = self._kept_categories(mask, freq.dtype)
+        kept = self.kept_categories(mask, freq.dtype)
         uniform = kept / tf.reduce_sum(kept)
         probs = (1. - PROPOSAL_UNIFORM_WEIGHT) * freq + PROPOSAL_UNIFORM_WEIGHT * uniform
         return tf.where(kept > 0., tf.math.log(probs), tf.fill(tf.shape(probs), -np.inf))
 
-    def _kept_categories(self, mask, dtype):
+    def kept_categories(self, mask, dtype):
         """1 for the categories a draw can take, (1, K, 1, 1)."""
         if mask is None:
             return tf.ones((1, self.categories, 1, 1), dtype)

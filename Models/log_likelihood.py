@@ -108,7 +108,7 @@ class LogLikelihood:
                             autograph=False)
         draws = chunks * per_chunk * (v if pooled else 1)
         counts = tf.cast(count(), tf.float64) * (draws / chunks)
-        kept = tf.cast(latent._kept_categories(self.mask, tf.float64), tf.float64)
+        kept = tf.cast(latent.kept_categories(self.mask, tf.float64), tf.float64)
         smoothed = kept * (counts + 0.5) / (draws + 0.5 * tf.reduce_sum(kept))
         log_p = tf.where(kept > 0., tf.math.log(tf.where(kept > 0., smoothed, tf.ones_like(smoothed))),
                          tf.fill(tf.shape(smoothed), tf.constant(-np.inf, tf.float64)))

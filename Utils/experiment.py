@@ -386,6 +386,14 @@ def checkpoint_manager(run_dir, max_to_keep=2, **trackables):
     return tf.train.CheckpointManager(checkpoint, str(Path(run_dir) / 'checkpoints'), max_to_keep=max_to_keep)
 
 
+def checkpoint_epochs(run_dir):
+    """Epochs of the checkpoints kept in `<run_dir>/checkpoints`, ascending (read from the index file alone)."""
+    import tensorflow as tf
+    state = tf.train.get_checkpoint_state(str(Path(run_dir) / 'checkpoints'))
+    paths = state.all_model_checkpoint_paths if state else []
+    return sorted(int(str(p).rsplit('-', 1)[1]) for p in paths)
+
+
 def restore_latest(manager):
     """Restore the latest checkpoint of `manager`; returns its path (raises FileNotFoundError when there is none)."""
     path = manager.latest_checkpoint

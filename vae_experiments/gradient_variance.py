@@ -80,13 +80,7 @@ def run_rows(args):
         run_dir = pathlib.Path(run_dir)
         if not (run_dir / 'config.json').is_file():
             raise SystemExit(f'no run folder {run_dir} (no config.json there)')
-        manager = None
-        epochs = args.epochs
-        if not epochs:
-            model, hyper = tv.load_trained_vae(run_dir)
-            manager = ex.checkpoint_manager(run_dir, **model.trackables())
-            epochs = sorted(int(p.rsplit('-', 1)[1]) for p in manager.checkpoints)
-        for epoch in epochs:
+        for epoch in args.epochs or ex.checkpoint_epochs(run_dir):
             try:
                 model, hyper = tv.load_trained_vae(run_dir, epoch)
             except FileNotFoundError as err:
