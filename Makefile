@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install data test run smoke bench test-slurm clean-venv
+.PHONY: install data test run smoke bench test-slurm replicate-check clean-venv
 
 install: $(STAMP)
 
@@ -34,6 +34,9 @@ test-slurm: install data  ## opt-in (root + apt): a real single-node Slurm clust
 
 bench: install data  ## speed benchmark table (about 12 min); BENCH_ARGS=--quick for a ~2 min check
 	$(PY) Tests/benchmarks/bench_speed.py $(BENCH_ARGS)
+
+replicate-check: install  ## the shipped tables and figure data regenerate exactly from Results/runs
+	$(PY) vae_experiments/replication_report.py --check
 
 clean-venv:
 	rm -rf $(VENV)

@@ -153,6 +153,11 @@ def test_posterior_samples_figure5(folders, figure_runs, capsys):
     assert row['runs'] == 2 and row['images'] == 2 * SMOKE_TEST_N  # both seeds pooled, every smoke test image
     assert table['median'].between(0, np.sqrt(2)).all()
     assert 'Figure 5' in capsys.readouterr().out
+    per_run = pd.read_csv(posterior_samples.runs_csv_path(png))
+    igr = per_run[per_run['case'] == 'IGR-I (tau=0.1)']
+    assert sorted(igr['seed']) == [0, 1] and (igr['images'] == SMOKE_TEST_N).all() and igr['run_name'].is_unique
+    # the pooled median lies between the runs' medians
+    assert igr['median'].min() <= row['median'] <= igr['median'].max()
 
 
 def test_jv_grid_smoke(folders):

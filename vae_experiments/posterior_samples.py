@@ -15,7 +15,8 @@ Input
 
 Output
     `Results/figure5_posterior_vertex_distance_<dataset>.png` and a summary per case (median, quartiles,
-    share of images within 0.2, images, runs) in the matching `.csv`, also printed.
+    share of images within 0.2, images, runs) in the matching `.csv`, also printed; the same summary per run
+    (with its name and seed, for comparisons paired by seed) in `..._runs.csv`.
 
 Usage
     python3 vae_experiments/posterior_samples.py                       # both panels, MNIST, all runs
@@ -43,6 +44,12 @@ DEFAULT_PANELS = ('cv', '20')
 SAMPLES_N = 100
 RADIUS = 0.2
 GRID_HINT = 'Run `python3 vae_experiments/discrete_grid.py --preset figures` first.'
+
+
+def runs_csv_path(figure_path):
+    """The per-run summary beside the figure: `<figure stem>_runs.csv` (one row per trained run)."""
+    figure_path = pathlib.Path(figure_path)
+    return figure_path.with_name(f'{figure_path.stem}_runs.csv')
 
 
 def _has_checkpoint(run_dir):
@@ -75,19 +82,19 @@ def run_distances(run_dir, test_images, samples_n, seed=0):
 
 
 def case_distances(rows, test_images, samples_n, runs_per_case):
-    """Pooled distances of the (up to runs_per_case) runs of one case that have weights; (values, runs used)."""
+    """Distances of the (up to runs_per_case) runs of one case that have weights: {run_name: (seed, values)}."""
     rows = rows[[_has_checkpoint(d) for d in rows['run_dir']]]
     if runs_per_case:
         rows = rows.head(runs_per_case)
-    values = [run_distances(d, test_images, samples_n) for d in rows['run_dir']]
-    return (np.concatenate(values) if values else np.zeros((0,))), len(values)
+    return {name: (seed, run_distances(d, test_images, samples_n))
+            for name, seed, d in zip(rows['run_name'], rows['seed'], rows['run_dir'])}
 
 
-def summary_row(panel, label, values, n_runs):
+def summary_row(panel, label, values, **extra):
     from Utils.posterior_sampling_funcs import fraction_within
     q25, q50, q75 = np.percentile(values, [25, 50, 75])
-    return {'panel': panel, 'case': label, 'median': q50, 'p25': q25, 'p75': q75,
-            f'within_{RADIUS:g}': fraction_within(values, RADIUS), 'images': len(values), 'runs': n_runs}
+    return {'panel': panel, 'case': label, **extra, 'median': q50, 'p25': q25, 'p75': q75,
+            f'within_{RADIUS:g}': fraction_within(values, RADIUS), 'images': len(values)}
 
 
 def main(argv=None):
@@ -101,14 +108,16 @@ def main(argv=None):
     runs = viz_vae.load_vae_runs(args.log_dir, args.dataset, args.include_smoke, args.finished_only)
     panels = viz_vae.chosen_panels(args, FIGURE_PANELS)
     test_images = TestImages(args.test_images)
-    data, rows_out = {}, []
+    data, rows_out, per_run = {}, [], []
     for name, (_, cases) in panels.items():
         data[name] = {}
         for label, rows in (viz_vae.runs_by_case(runs, cases).items() if len(runs) else []):
-            values, n_runs = case_distances(rows, test_images, args.samples, args.runs_per_case)
-            if len(values):
-                data[name][label] = values
-                rows_out.append(summary_row(name, label, values, n_runs))
+            by_run = case_distances(rows, test_images, args.samples, args.runs_per_case)
+            if by_run:
+                data[name][label] = np.concatenate([values for _, values in by_run.values()])
+                rows_out.append({**summary_row(name, label, data[name][label]), 'runs': len(by_run)})
+                per_run += [summary_row(name, label, values, run_name=run, seed=seed)
+                            for run, (seed, values) in by_run.items()]
     if not rows_out:
         raise SystemExit(viz_vae.no_runs_message(args, 'trained VAE', GRID_HINT))
 
@@ -121,6 +130,7 @@ def main(argv=None):
     viz_vae.save_figure(fig, out)
     summary = pd.DataFrame(rows_out)
     summary.to_csv(out.with_suffix('.csv'), index=False)
+    pd.DataFrame(per_run).to_csv(runs_csv_path(out), index=False)
     print(summary.to_string(index=False, float_format=lambda v: f'{v:.4f}'))
     print(f'Figure 5 -> {out}')
     return out

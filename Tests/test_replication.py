@@ -1,0 +1,135 @@
+"""The claims report: the paired test against TFP's Student t, the verdict rule, and the real report script run on
+real (short) MNIST runs, regenerated exactly by `--check` and caught when a shipped table is edited."""
+import math
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from Utils import paths, replication
+from Utils.load_data import mnist_path
+from Utils.replication import Case, Comparison, Records
+
+
+@pytest.mark.parametrize('df', [1, 2, 3, 4, 5, 8, 11, 30])
+def test_t_pvalue_matches_tfp_student_t(df):
+    import tensorflow_probability as tfp
+    t = np.array([0., 0.3, 1., 2.2, 4.303, 9., 40.])
+    reference = 2. * tfp.distributions.StudentT(np.float64(df), 0., 1.).survival_function(t).numpy()
+    mine = np.array([replication.two_sided_t_pvalue(v, df) for v in t])
+    np.testing.assert_allclose(mine, reference, rtol=1e-9, atol=1e-12)
+    assert replication.two_sided_t_pvalue(-2.2, df) == replication.two_sided_t_pvalue(2.2, df)
+
+
+def test_t_pvalue_refuses_bad_degrees_of_freedom():
+    with pytest.raises(ValueError, match='bad degrees of freedom 0'):
+        replication.two_sided_t_pvalue(1., 0)
+
+
+def test_paired_comparison_by_hand():
+    a = pd.Series({0: -100., 1: -102., 2: -101., 5: -90.})
+    b = pd.Series({0: -110., 1: -111., 2: -113.})  # seed 5 has no pair: left out
+    row = replication.paired_comparison(a, b)
+    d = np.array([10., 9., 12.])
+    assert row['n'] == 3 and row['seeds'] == '0 1 2' and row['wins'] == 3
+    assert row['diff_mean'] == pytest.approx(d.mean()) and row['diff_std'] == pytest.approx(d.std(ddof=1))
+    t = d.mean() / (d.std(ddof=1) / math.sqrt(3))
+    assert row['t'] == pytest.approx(t) and row['p'] == pytest.approx(1. - t / math.sqrt(2. + t * t))
+    assert row['verdict'] == replication.SUPPORTED
+    lower = replication.paired_comparison(a, b, higher_is_better=False)  # a is higher: worse when lower is better
+    assert lower['diff_mean'] == pytest.approx(-d.mean()) and lower['verdict'] == replication.NOT_SUPPORTED
+    mixed = replication.paired_comparison(pd.Series({0: 1., 1: -1., 2: 0.5}), pd.Series({0: 0., 1: 0., 2: 0.}))
+    assert mixed['verdict'] == replication.UNDECIDED and mixed['wins'] == 2
+    single = replication.paired_comparison(pd.Series({0: 1.}), pd.Series({0: 0.}))
+    assert single['n'] == 1 and math.isnan(single['p']) and single['verdict'] == replication.UNDECIDED
+    constant = replication.paired_comparison(pd.Series({0: 2., 1: 3.}), pd.Series({0: 1., 1: 2.}))
+    assert constant['p'] == 0. and constant['verdict'] == replication.SUPPORTED
+
+
+def test_claim_verdict_rule():
+    S, N, U = replication.SUPPORTED, replication.NOT_SUPPORTED, replication.UNDECIDED
+    assert replication.claim_verdict([S, S, U]) == S
+    assert replication.claim_verdict([S, U]) == U  # half is not more than half
+    assert replication.claim_verdict([S, S, N]) == N
+    assert replication.claim_verdict([]) == U
+
+
+def _runs():
+    rows = [{'run_name': f'{m}_{s}', 'run_dir': f'/nowhere/{m}_{s}', 'experiment': 'vae', 'dataset_name': 'mnist',
+             'model_type': m, 'temp': t, 'seed': s, 'TeELBO': v + s}
+            for m, t, v in (('GS_Dis', 1.0, -150.), ('IGR_I_Dis', 1.0, -120.), ('GS_Dis', 0.25, -170.),
+                            ('IGR_I_Dis', 0.1, -125.)) for s in (0, 1, 2)]
+    return pd.DataFrame(rows)
+
+
+def test_sources_read_final_values_and_temperature_drops():
+    records = Records(_runs())
+    igr = Case('IGR-I', {'experiment': 'vae', 'model_type': 'IGR_I_Dis', 'temp': 1.0})
+    gs = Case('GS', {'experiment': 'vae', 'model_type': 'GS_Dis', 'temp': 1.0})
+    drop = lambda case, low: Case(case.label, {**case.where, 'low_temp': low})
+    table = replication.evaluate([Comparison('elbo', 'cv', 'final', 'TeELBO', igr, gs),
+                                  Comparison('temperature', 'drop', 'drop', 'TeELBO', drop(igr, 0.1), drop(gs, 0.25),
+                                             higher_is_better=False)], records)
+    assert table['a_mean'].tolist() == [-119., 5.] and table['b_mean'].tolist() == [-149., 20.]
+    assert table['verdict'].tolist() == [replication.SUPPORTED] * 2  # constant differences: p = 0
+    md = replication.claims_markdown(table, {'elbo': 'better ELBO', 'temperature': 'drop', 'other': 'none'})
+    assert '**Verdict: supported** (1 supported, 0 not supported, 0 not decidable of 1 comparisons)' in md
+    assert 'No runs for this claim.' in md and '| -119.00 ± 1.00 | -149.00 ± 1.00 | 30.00 ± 0.00 | 3/3 |' in md
+    twice = Records(pd.concat([_runs(), _runs().iloc[:1]]))
+    with pytest.raises(ValueError, match='several runs per seed'):
+        replication.evaluate([Comparison('elbo', 'cv', 'final', 'TeELBO', Case('GS', {'model_type': 'GS_Dis',
+                                                                                     'temp': 1.0}), igr)], twice)
+    with pytest.raises(ValueError, match="unknown source 'bogus'"):
+        replication.evaluate([Comparison('elbo', 'cv', 'bogus', 'TeELBO', igr, gs)], records)
+
+
+@pytest.fixture(scope='module')
+def shipped(tmp_path_factory):
+    """Four short real MNIST runs (IGR-I and GS at the cross-validated temperature, seeds 0 and 1), shipped."""
+    if not mnist_path().exists():
+        pytest.skip('MNIST is not on this machine (make data)')
+    from Utils.ship_runs import ship
+    from vae_experiments import discrete_grid
+    root = tmp_path_factory.mktemp('replication')
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv('IGR_LOG_DIR', str(root / 'Log'))
+        mp.setenv('IGR_RESULTS_DIR', str(root / 'Results'))
+        (root / 'Results').mkdir()
+        shutil.copy(paths.REPO_ROOT / 'Results' / 'mu_xi_unif_10_IGR_I.pkl', root / 'Results')  # IGR-I's prior
+        cells = discrete_grid.grid_cells('evidence_mnist_cv')
+        for index, cell in enumerate(cells):
+            if cell['model_type'] in ('GS_Dis', 'IGR_I_Dis') and cell['seed'] in (0, 1):
+                discrete_grid.main(['--preset', 'evidence_mnist_cv', '--cell', str(index), '--set', 'epochs=1',
+                                    '--set', 'log_likelihood_samples=2'])
+        assert len(ship(root / 'Log', root / 'Results' / 'runs')) == 4
+        yield root / 'Results', mp
+
+
+def test_report_regenerates_and_check_catches_edits(shipped, capsys):
+    from vae_experiments import replication_report as report
+    results, _ = shipped
+    (results / report.REPORT).write_text('# Report\n\n<!-- generated:table1 -->\nSTALE-BLOCK\n<!-- /generated:table1 -->\n'
+                                         'hand-written text\n<!-- generated:claims -->\n<!-- /generated:claims -->\n')
+    assert report.main([]) == 0
+    text = (results / report.REPORT).read_text()
+    assert 'STALE-BLOCK' not in text and 'hand-written text' in text and '| mnist | IGR_I_Dis | 1.0 |' in text
+    claims = pd.read_csv(results / 'tables' / 'claims.csv')
+    elbo = claims[(claims['claim'] == 'elbo') & (claims['a'] == 'IGR-I (tau=1)') &
+                  (claims['context'] == 'mnist, cross-validated temperatures')]
+    table1 = pd.read_csv(results / 'tables' / 'table1.csv').set_index('model_type')
+    assert elbo['n'].item() == 2 and elbo['a_mean'].item() == pytest.approx(table1.loc['IGR_I_Dis', 'TeELBO_mean'])
+    assert elbo['b_mean'].item() == pytest.approx(table1.loc['GS_Dis', 'TeELBO_mean'])
+    assert '### IGR variants reach a better test ELBO than GS' in text and (results / 'figure3_elbo_mnist.csv').is_file()
+    capsys.readouterr()
+    code, out = report.main(['--check']), capsys.readouterr().out
+    assert code == 0 and 'regenerates exactly' in out, out
+    table = results / 'tables' / 'table1.md'
+    table.write_text(table.read_text().replace('IGR_I_Dis', 'IGR_X'))
+    (results / report.REPORT).write_text(text.replace('hand-written text', 'edited by hand, allowed'))
+    assert report.main(['--check']) == 1
+    out = capsys.readouterr().out
+    assert 'tables/table1.md: differs' in out and 'REPLICATION.md' not in out
+    report.main([])
+    (results / report.REPORT).write_text((results / report.REPORT).read_text().replace('| mnist |', '| MNIST |', 1))
+    assert report.main(['--check']) == 1 and 'REPLICATION.md: a generated block differs' in capsys.readouterr().out
