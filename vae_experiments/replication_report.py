@@ -25,11 +25,13 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 import argparse  # noqa: E402
 import contextlib  # noqa: E402
 import io  # noqa: E402
+import json  # noqa: E402
 import re  # noqa: E402
 import tempfile  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from Utils import paths, replication  # noqa: E402
@@ -40,7 +42,7 @@ from vae_experiments.discrete_grid import CV_TEMPS, TEMPS_20  # noqa: E402
 REPORT = 'REPLICATION.md'
 FIGURE5_RUNS = 'figure5_posterior_vertex_distance_mnist_runs.csv'
 GRADIENT_VARIANCE = 'gradient_variance_mnist_evidence.csv'
-TABLES = ('table1', 'table2', 'table3', 'log_likelihood', 'claims')
+TABLES = ('table1', 'table2', 'table3', 'log_likelihood', 'claims', 'budget')
 FIGURE_DATA = ('figure3_elbo_mnist.csv', 'figure3_elbo_fmnist.csv', 'figure4_vanished_gradients_mnist.csv')
 """Files --check compares (under Results/tables and Results/); pictures are redrawn but not compared."""
 
@@ -121,8 +123,66 @@ def load_records(runs_dir, results_dir):
     return replication.Records(runs, vertex=read(FIGURE5_RUNS), gradient_variance=read(GRADIENT_VARIANCE))
 
 
+PARTS = {
+    'Table 1, MNIST, cross-validated temperatures': dict(experiment='vae', dataset_name='mnist', panel=CV_TEMPS),
+    'Table 1 / Figures 3-5, MNIST, "20" temperatures (gradient monitor on)': dict(experiment='vae',
+                                                                                  dataset_name='mnist',
+                                                                                  panel=TEMPS_20),
+    'Table 1, FMNIST, cross-validated temperatures': dict(experiment='vae', dataset_name='fmnist', panel=CV_TEMPS),
+    'Table 2, JointVAE, MNIST': dict(experiment='vae', dataset_name='mnist', run_jv=True),
+    'Table 3, SOP, binarized MNIST': dict(experiment='sop'),
+}
+"""The parts of the evidence campaign, for the budget table."""
+
+
+def _part_runs(runs, experiment, dataset_name=None, panel=None, run_jv=False):
+    rows = runs[runs['experiment'] == experiment]
+    if experiment == 'vae':
+        jv = rows['run_jv'].fillna(False).astype(bool) if 'run_jv' in rows.columns else False
+        rows = rows[(rows['dataset_name'] == dataset_name) & (jv == run_jv)]
+        if panel is not None:
+            rows = rows[np.array([t == panel.get(m) for m, t in zip(rows['model_type'], rows['temp'])], bool)]
+    return rows
+
+
+def budget(runs):
+    """Per part of the campaign: runs, seeds, epochs and the time the runs logged.
+
+    `metrics.csv`'s `seconds` is the training time of an epoch (the SOP logs it at its evaluated epochs only), so the
+    training time is estimated as mean logged epoch seconds x epochs; the log-likelihood estimates' own seconds are
+    in `log_likelihood.json`.
+    """
+    rows = []
+    for part, where in PARTS.items():
+        chosen = _part_runs(runs, **where)
+        train = ll = 0.
+        for run_dir, epochs in zip(chosen['run_dir'], chosen['epochs_done']):
+            seconds = pd.read_csv(Path(run_dir) / 'metrics.csv')['seconds']
+            train += float(seconds.mean()) * int(epochs)
+            ll_path = Path(run_dir) / 'log_likelihood.json'
+            if ll_path.is_file():
+                ll += sum(e['seconds'] for e in json.loads(ll_path.read_text())['entries'])
+        epochs = sorted(set(int(e) for e in chosen['epochs_done']))
+        rows.append({'part': part, 'runs': len(chosen), 'models': chosen['model_type'].nunique(),
+                     'seeds': ' '.join(str(int(s)) for s in sorted(set(chosen['seed']))),
+                     'epochs': '-'.join(str(e) for e in (epochs[:1] + epochs[-1:] if len(epochs) > 1 else epochs)),
+                     'train_minutes': round(train / 60., 1), 'log_likelihood_minutes': round(ll / 60., 1)})
+    return pd.DataFrame(rows)
+
+
+def write_budget(runs, tables_dir):
+    table = budget(runs)
+    table.to_csv(tables_dir / 'budget.csv', index=False)
+    header = '| ' + ' | '.join(table.columns) + ' |\n|' + '---|' * len(table.columns) + '\n'
+    body = ''.join('| ' + ' | '.join(str(v) for v in row) + ' |\n' for row in table.itertuples(index=False))
+    (tables_dir / 'budget.md').write_text('# Budget of the shipped runs\n\n' + header + body)
+    return table
+
+
 def write_claims(runs_dir, results_dir, tables_dir):
-    table = replication.evaluate(comparisons(), load_records(runs_dir, results_dir))
+    records = load_records(runs_dir, results_dir)
+    write_budget(records.runs, tables_dir)
+    table = replication.evaluate(comparisons(), records)
     table.to_csv(tables_dir / 'claims.csv', index=False)
     md = (f'# The paper\'s claims against the shipped runs\n\nVerdict rule: {replication.VERDICT_RULE}.  \n'
           f'Values are mean ± sample std over seeds; "IGR - GS" is the mean ± std of the per-seed differences, '
