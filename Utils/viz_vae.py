@@ -148,7 +148,8 @@ def panel_grid(n_panels, width=6.0, height=4.5):
 
 
 def save_figure(fig, path):
-    """Write the figure (format from the suffix), close it and return the path."""
+    """Write the figure (format from the suffix; its folder is created), close it and return the path."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=150)
     plt.close(fig)
