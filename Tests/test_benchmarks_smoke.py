@@ -26,7 +26,7 @@ def test_benchmark_prints_its_table(capsys):
         pytest.skip('MNIST is not on this machine (make data)')
     bench = _load_bench()
     text = bench.main(['--quick', '--steps', '2', '--warmup', '1', '--rounds', '1', '--jit', 'off',
-                       '--models', 'IGR_SB_Dis', '--sop-models', 'IGR_I', '--samplers', 'IGR_I',
+                       '--models', 'IGR_SB_Dis', '--sop-models', 'IGR_I', '--jv-models', 'IGR_Planar', '--samplers', 'IGR_I',
                        '--sample-sizes', '2', '--epoch-models', 'GS_Dis', '--epoch-steps', '2', '--test-n', '100',
                        '--skip', 'memory'])
     printed = capsys.readouterr().out
@@ -35,7 +35,10 @@ def test_benchmark_prints_its_table(capsys):
     assert lines[0].startswith('| section | case | XLA | median ms |')
     cases = {tuple(cell.strip() for cell in line.strip('|').split('|')[:2]) for line in lines[2:]}
     for expected in [('vae', 'floor (Gaussian softmax)'), ('vae', 'IGR_SB_Dis'), ('sop', 'floor (Gaussian sigmoid)'),
-                     ('sop', 'IGR_I'), ('epoch', 'floor: 2 steps'), ('epoch', 'GS_Dis: 2 steps + test evaluation'),
+                     ('sop', 'IGR_I'), ('conv mnist', 'conv floor (Gaussian softmax)'),
+                     ('conv mnist', 'JointVAE IGR_Planar'), ('conv celeb_a', 'JointVAE IGR_Planar'),
+                     ('epoch', 'JointVAE IGR_Planar: 2 steps + test evaluation'), ('epoch', 'floor: 2 steps'),
+                     ('epoch', 'GS_Dis: 2 steps + test evaluation'),
                      ('sampler', 'TFP RelaxedOneHotCategorical S=2'), ('sampler', 'IGR_I S=2'),
                      ('quadrature', 'compute_igr_probs, 100 images x 30 variables'),
                      ('monitor', 'IGR_SB_Dis K=50 + gradient monitor'),

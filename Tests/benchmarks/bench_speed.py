@@ -14,6 +14,12 @@ Prints one markdown table; every row is measured in this one process. Sections:
   relaxed gradient), no XLA; the ratio is to the relaxed step (target <= 1.1x).
 - sop: one train step of every SOP `model_type` (batch 64, two layers of 200 units) through `SOPOptimizer.train_next`;
   floor: the same Dense layers (sized as IGR-I's: 2 parameters per unit) with Gaussian noise through a sigmoid.
+- conv: one train step of every JointVAE model of Table 2 (`jv_grid.py`'s cells: `conv_jointvae`, one 10-category
+  variable + Gaussian latents, the JointVAE objective) on MNIST at 32x32 (real images, resized) and at CelebA's
+  64x64x3 (generated pixels of the real shape, Gaussian likelihood), against a conv floor: the same network with the
+  discrete part a Gaussian through a softmax over (z, 0), closed-form Gaussian KLs and the dataset's likelihood;
+  then one JointVAE MNIST epoch (937 steps + test evaluation) against 937 conv-floor steps. Conv steps are slow, so
+  a quarter of `--steps` calls are timed.
 - epoch: one MNIST epoch as `run_vae` runs it (937 steps with the progress bar, the epoch statistics and the
   non-finite check, then the test evaluation of all 10,000 test images), against 937 floor steps called in the
   same kind of Python loop; `--epoch-repeats` interleaved repeats, medians reported.
@@ -61,6 +67,9 @@ STRAIGHT_THROUGH_CASES = tuple((m, 10) for m in ('GS_Dis', 'IGR_I_Dis', 'IGR_Pla
                                                  'IGR_SB_Dis'))
 ST_SUFFIX = ' straight-through'
 TEMP = 0.25
+JV_MODEL_TYPES = ('GS', 'IGR_I', 'IGR_Planar', 'IGR_SB_Finite')
+CONV_CASES = {'mnist': ((32, 32, 1), 'bernoulli'), 'celeb_a': ((64, 64, 3), 'gaussian')}
+"""dataset -> (image shape, likelihood) of the conv rows; CelebA's pixels are generated (no CelebA on the machine)."""
 
 
 def parse_args(argv=None):
@@ -74,6 +83,8 @@ def parse_args(argv=None):
                              '--quick off)')
     parser.add_argument('--models', default=','.join(VAE_MODEL_TYPES), help='comma-separated VAE model types')
     parser.add_argument('--sop-models', default=','.join(SOP_MODEL_TYPES), help='comma-separated SOP model types')
+    parser.add_argument('--jv-models', default=','.join(JV_MODEL_TYPES),
+                        help='comma-separated JointVAE model types of the conv rows')
     parser.add_argument('--samplers', default=','.join(SAMPLERS), help='comma-separated samplers')
     parser.add_argument('--sample-sizes', default='1,100', help='comma-separated sample sizes of the samplers')
     parser.add_argument('--epoch-models', default=','.join(EPOCH_MODEL_TYPES), help='model types timed per epoch')
@@ -83,7 +94,7 @@ def parse_args(argv=None):
     parser.add_argument('--test-n', type=int, help='test images evaluated in the timed epoch (default all 10,000; '
                                                    '--quick 500, the proportion of its 50 steps to 937)')
     parser.add_argument('--skip', default='',
-                        help='comma-separated sections to skip: vae,monitor,straight_through,sop,epoch,sampler,'
+                        help='comma-separated sections to skip: vae,monitor,straight_through,sop,conv,epoch,sampler,'
                              'quadrature,checkpoint,'
                              'celeb_a,memory')
     parser.add_argument('--out', help='also write the table to this file')
@@ -96,7 +107,7 @@ def parse_args(argv=None):
         if getattr(args, key) is None:
             setattr(args, key, quick if args.quick else full)
     split = lambda text: [t for t in text.split(',') if t]
-    for key in ('models', 'sop_models', 'samplers', 'epoch_models', 'skip'):
+    for key in ('models', 'sop_models', 'jv_models', 'samplers', 'epoch_models', 'skip'):
         setattr(args, key, split(getattr(args, key)))
     args.sample_sizes = [int(s) for s in split(args.sample_sizes)]
     args.jit_settings = {'off': [False], 'on': [True], 'both': [False, True]}[args.jit]
@@ -377,6 +388,131 @@ def sop_rows(args, spec):
             rows.append(Row('sop', model_type, jit, model.train_next, BATCH_N,
                             reset=lambda m=model, o=order: m.start_epoch(o)))
     return rows, floors
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Conv (JointVAE) rows
+# ---------------------------------------------------------------------------------------------------------------------
+class FloorConvVAE(EpochFeed):
+    """The JointVAE networks' floor: the same `conv_jointvae` VAENet; Gaussian latents (reparameterized), the one
+    10-category variable as Gaussian noise through a softmax over (z, 0); closed-form Gaussian KLs; the likelihood."""
+
+    def __init__(self, x_train, likelihood, cont_n, jit, seed=0):
+        from Models.VAENet import VAENet
+        tf.keras.utils.set_random_seed(seed)
+        self.n, self.cont_n = CATEGORIES - 1, cont_n
+        self.net = VAENet('conv_jointvae', tuple(x_train.shape[1:]), likelihood,
+                          [cont_n, cont_n, self.n, self.n], cont_n + CATEGORIES)
+        self.optimizer = tf.keras.optimizers.Adam(1e-3)
+        self.optimizer.build(self.net.trainable_variables)
+        self.rng = tf.random.Generator.from_seed(seed)
+        self.x_train = tf.convert_to_tensor(x_train)
+        self._init_feed(int(self.x_train.shape[0]), jit)
+
+    def _train_next(self):
+        x = tf.gather(self.x_train, self._next_index())
+        return self._core(x, self.rng.normal((BATCH_N, self.cont_n)), self.rng.normal((BATCH_N, self.n)))
+
+    def _train_core(self, x, eps_c, eps_d):
+        gaussian_kl = lambda mu, xi: tf.reduce_sum(0.5 * (tf.exp(2. * xi) + tf.square(mu) - 1.) - xi, axis=-1)
+        with tf.GradientTape() as tape:
+            mu_c, xi_c, mu_d, xi_d = self.net.encode(x)
+            z_d = mu_d + tf.exp(xi_d) * eps_d
+            psi = tf.nn.softmax(tf.concat([z_d, tf.zeros((BATCH_N, 1))], axis=1), axis=1)
+            out = self.net.decode(tf.concat([mu_c + tf.exp(xi_c) * eps_c, psi], axis=1))
+            log_px = self.net.likelihood.log_prob(x[:, None], out[:, None])[:, 0]
+            loss = -tf.reduce_mean(log_px - gaussian_kl(mu_c, xi_c) - gaussian_kl(mu_d, xi_d))
+        grads = tape.gradient(loss, self.net.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.net.trainable_variables))
+        return loss
+
+
+def jv_cell(model_type, dataset_name):
+    """Table 2's hyper dict of one JointVAE model on one dataset (`jv_grid.py`, first temperature and seed)."""
+    from vae_experiments import jv_grid
+    return next(c for c in jv_grid.grid_cells('table2')
+                if c['model_type'] == model_type and c['dataset_name'] == dataset_name)
+
+
+def conv_images(dataset_name, count):
+    """Training images of a conv case: real MNIST at 32x32; generated pixels in [0, 1] of CelebA's shape."""
+    if dataset_name == 'mnist':
+        from Utils.load_data import load_dataset
+        return load_dataset('mnist', 'conv_jointvae').x_train
+    shape, _ = CONV_CASES[dataset_name]
+    return np.random.default_rng(0).uniform(size=(count,) + shape).astype(np.float32)
+
+
+def build_jv(model_type, dataset_name, jit):
+    from Models import train_vae as tv
+    from Models.OptVAE import OptVAE
+    h = tv.validate_hyper({**jv_cell(model_type, dataset_name), 'batch_n': BATCH_N, 'jit_compile': jit})
+    shape, likelihood = CONV_CASES[dataset_name]
+    tf.keras.utils.set_random_seed(0)
+    return OptVAE(h, shape, likelihood, prior=tv.load_prior_for(h)), h
+
+
+def conv_rows(args):
+    """Rows (section 'conv <dataset>') of the conv floor and every JointVAE model, per XLA setting."""
+    rows, floors = [], {}
+    for dataset_name, (_, likelihood) in CONV_CASES.items():
+        section = f'conv {dataset_name}'
+        x_train = tf.constant(conv_images(dataset_name, BATCH_N * (conv_steps(args) + args.warmup + 1)))
+        cont_n = jv_cell(JV_MODEL_TYPES[0], dataset_name)['latent_norm_n']
+        for jit in args.jit_settings:
+            floor = FloorConvVAE(x_train, likelihood, cont_n, jit)
+            floors[(dataset_name, jit)] = floor
+            order = epoch_order(int(x_train.shape[0]), floor.steps)
+            rows.append(Row(section, 'conv floor (Gaussian softmax)', jit, floor.train_next, BATCH_N,
+                            reset=lambda f=floor, o=order: f.start_epoch(o)))
+            for model_type in args.jv_models:
+                model, _ = build_jv(model_type, dataset_name, jit)
+                order = epoch_order(int(x_train.shape[0]), model.attach_train_data(x_train))
+                rows.append(Row(section, f'JointVAE {model_type}', jit, model.train_next, BATCH_N,
+                                reset=lambda m=model, o=order: m.start_epoch(o)))
+    return rows, floors
+
+
+def conv_steps(args):
+    return max(args.steps // 4, 2)
+
+
+def conv_lines(args):
+    rows, floors = conv_rows(args)
+    lines = []
+    for section in sorted({r.section for r in rows}, reverse=True):  # mnist first
+        part = [r for r in rows if r.section == section]
+        time_rows(part, conv_steps(args), min(args.warmup, conv_steps(args)), args.rounds)
+        lines += step_lines(part, 'conv floor (Gaussian softmax)', lambda name: '')
+    if args.jv_models:
+        lines += jv_epoch_lines(args)
+    return lines
+
+
+def jv_epoch_lines(args):
+    """One JointVAE MNIST epoch of the first `--jv-models` model (train steps + test evaluation, as `run_vae` runs
+    it) against the same number of conv-floor steps; median over `--epoch-repeats` interleaved repeats."""
+    from Utils.load_data import load_dataset
+    spec = load_dataset('mnist', 'conv_jointvae')
+    x_train = tf.constant(spec.x_train)
+    model_type, lines = args.jv_models[0], []
+    for jit in args.jit_settings:
+        floor = FloorConvVAE(x_train, spec.likelihood, jv_cell(model_type, 'mnist')['latent_norm_n'], jit)
+        model, _ = build_jv(model_type, 'mnist', jit)
+        model.attach_train_data(x_train)
+        floor_s, timings = [], []
+        for _ in range(args.epoch_repeats):
+            floor_s.append(time_floor_epoch(floor, len(spec.x_train), args.epoch_steps))
+            timings.append(time_epoch(model, spec, args.epoch_steps, args.test_n))
+        train_s, eval_s = (np.median(column) for column in zip(*timings))
+        ratio = float(np.median([(t + e) / f for (t, e), f in zip(timings, floor_s)]))
+        lines.append(f'| epoch | JointVAE conv floor: {args.epoch_steps} steps | {xla_name(jit)} | '
+                     f'{1e3 * np.median(floor_s):.0f} | {args.epoch_steps * BATCH_N / np.median(floor_s):,.0f} img/s '
+                     f'| | |')
+        lines.append(f'| epoch | JointVAE {model_type}: {args.epoch_steps} steps + test evaluation | {xla_name(jit)} | '
+                     f'{1e3 * (train_s + eval_s):.0f} | train {train_s:.2f} s, eval {eval_s:.2f} s | '
+                     f'{fmt_ratio(ratio)} of floor epoch | |')
+    return lines
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -717,6 +853,8 @@ def main(argv=None):
         rows, _ = sop_rows(args, spec)
         time_rows(rows, args.steps, args.warmup, args.rounds)
         lines += step_lines(rows, 'floor (Gaussian sigmoid)', lambda name: '')
+    if 'conv' not in args.skip:
+        lines += conv_lines(args)
     if 'epoch' not in args.skip:
         lines += epoch_lines(args, spec, models, vae_floors, x_train)
     if 'sampler' not in args.skip:
