@@ -110,6 +110,8 @@ def comparisons():
     for dataset in ('mnist', 'fmnist'):
         for metric in ('TeELBOD', 'TeLLD'):
             out += _versus_gs('discrete', f'{dataset}, cross-validated temperatures', 'final', metric, cv(dataset))
+    for metric in ('TeELBOD', 'TeLLD'):
+        out += _versus_gs('discrete', 'mnist, "20" temperatures', 'final', metric, low)
     jv = {m: _vae(m, JV_TEMP) for m in ('GS', 'IGR_I', 'IGR_Planar', 'IGR_SB_Finite')}
     out += _versus_gs('jointvae', f'mnist, JointVAE temperature {JV_TEMP:g}', 'final', 'TeELBO', jv)
     return out
