@@ -196,6 +196,15 @@ class EpochFeed:
     batch from a per-epoch permutation held in a variable, and only the step core is compiled with the XLA setting
     (fetching the batch and the noise outside XLA, which would copy the captured training set into every call)."""
 
+    def _init_vae_floor(self, net, x_train, jit, seed):
+        """The VAE floors' shared state: `net` trained by Adam, a seeded noise generator, the images on device."""
+        self.net = net
+        self.optimizer = tf.keras.optimizers.Adam(1e-3)
+        self.optimizer.build(self.net.trainable_variables)
+        self.rng = tf.random.Generator.from_seed(seed)
+        self.x_train = tf.convert_to_tensor(x_train)
+        self._init_feed(int(self.x_train.shape[0]), jit)
+
     def _init_feed(self, n_examples, jit):
         self.steps = n_examples // BATCH_N
         self.perm = tf.Variable(tf.zeros((self.steps, BATCH_N), tf.int32), trainable=False)
@@ -224,12 +233,8 @@ class FloorVAE(EpochFeed):
         tf.keras.utils.set_random_seed(seed)
         n, v = CATEGORIES - 1, NUM_VARS
         self.n, self.v = n, v
-        self.net = VAENet('dense', tuple(x_train.shape[1:]), 'bernoulli', [n * v, n * v], CATEGORIES * v)
-        self.optimizer = tf.keras.optimizers.Adam(1e-3)
-        self.optimizer.build(self.net.trainable_variables)
-        self.rng = tf.random.Generator.from_seed(seed)
-        self.x_train = tf.convert_to_tensor(x_train)
-        self._init_feed(int(self.x_train.shape[0]), jit)
+        self._init_vae_floor(VAENet('dense', tuple(x_train.shape[1:]), 'bernoulli', [n * v, n * v], CATEGORIES * v),
+                             x_train, jit, seed)
 
     def _train_next(self):
         x = tf.gather(self.x_train, self._next_index())
@@ -401,13 +406,9 @@ class FloorConvVAE(EpochFeed):
         from Models.VAENet import VAENet
         tf.keras.utils.set_random_seed(seed)
         self.n, self.cont_n = CATEGORIES - 1, cont_n
-        self.net = VAENet('conv_jointvae', tuple(x_train.shape[1:]), likelihood,
-                          [cont_n, cont_n, self.n, self.n], cont_n + CATEGORIES)
-        self.optimizer = tf.keras.optimizers.Adam(1e-3)
-        self.optimizer.build(self.net.trainable_variables)
-        self.rng = tf.random.Generator.from_seed(seed)
-        self.x_train = tf.convert_to_tensor(x_train)
-        self._init_feed(int(self.x_train.shape[0]), jit)
+        net = VAENet('conv_jointvae', tuple(x_train.shape[1:]), likelihood, [cont_n, cont_n, self.n, self.n],
+                     cont_n + CATEGORIES)
+        self._init_vae_floor(net, x_train, jit, seed)
 
     def _train_next(self):
         x = tf.gather(self.x_train, self._next_index())
