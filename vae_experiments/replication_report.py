@@ -103,10 +103,9 @@ def comparisons():
                           'mean_variance', cases, higher_is_better=False)
     sop = {m: Case(case_label(m, SOP_TEMP), {'experiment': 'sop', 'model_type': m, 'temp': SOP_TEMP})
            for m in ('GS', 'IGR_I', 'IGR_Planar', 'IGR_SB')}
-    out += _versus_gs('sop', 'binarized MNIST, lower half from the upper half', 'final', 'TeNLL', sop,
-                      higher_is_better=False)
-    out += _versus_gs('sop', 'binarized MNIST, lower half from the upper half', 'final', 'TeNLLD', sop,
-                      higher_is_better=False)
+    for metric in ('TeNLL', 'TeNLLD', 'TeNLLMS'):
+        out += _versus_gs('sop', 'binarized MNIST, lower half from the upper half', 'final', metric, sop,
+                          higher_is_better=False)
     for dataset in ('mnist', 'fmnist'):
         for metric in ('TeELBOD', 'TeLLD'):
             out += _versus_gs('discrete', f'{dataset}, cross-validated temperatures', 'final', metric, cv(dataset))
