@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from Utils.results_io import select_runs
+
 ALPHA = 0.05
 VERDICT_RULE = (f'paired over seeds, two-sided t-test: supported when p < {ALPHA} and IGR is better on average, not '
                 f'supported when p < {ALPHA} and IGR is worse, not decidable otherwise; a claim is not supported when '
@@ -119,20 +121,6 @@ def _by_seed(frame, column):
     return pd.Series(pd.to_numeric(frame[column]).to_numpy(), index=frame['seed'].astype(int).to_numpy())
 
 
-def select(runs, **where):
-    """Rows of a `collect_runs` frame matching every hyper value in `where` (floats compared with tolerance)."""
-    mask = np.ones(len(runs), bool)
-    for key, value in where.items():
-        if key not in runs.columns:
-            return runs.iloc[0:0]
-        column = runs[key]
-        if isinstance(value, float):
-            mask &= np.isclose(pd.to_numeric(column, errors='coerce').to_numpy(dtype=float), value)
-        else:
-            mask &= (column == value).to_numpy()
-    return runs[mask]
-
-
 @dataclass(frozen=True)
 class Case:
     """One side of a comparison: a model at a temperature (and dataset / objective) and how to read its value."""
@@ -163,11 +151,11 @@ class Records:
 
     def final(self, case, metric):
         """Final-epoch `metric` per seed (Table 1-3 values)."""
-        return _by_seed(select(self.runs, **case.where), metric)
+        return _by_seed(select_runs(self.runs, **case.where), metric)
 
     def vanished(self, case, metric):
         """Mean over training epochs of the percentage of vanished gradients (`gradients.csv`, Figure 4)."""
-        rows = select(self.runs, **case.where)
+        rows = select_runs(self.runs, **case.where)
         values = {}
         for seed, run_dir in zip(rows['seed'], rows['run_dir']):
             path = Path(run_dir) / 'gradients.csv'

@@ -215,6 +215,32 @@ def _one_run_per_cell(records):
     return kept
 
 
+def select_runs(runs, temp_rtol=1e-6, **filters):
+    """Rows of the run table whose hyper values equal `filters` (temperatures compared with a tolerance).
+
+    Args:
+        runs: DataFrame from `collect_runs`, one row per run, hyper keys as columns.
+        temp_rtol: relative tolerance for float comparisons (temp).
+        **filters: column=value pairs, e.g. model_type='IGR_I_Dis', dataset_name='mnist', temp=0.1.
+            A value of None means "any".
+    Returns:
+        the filtered DataFrame (possibly empty).
+    """
+    mask = pd.Series(True, index=runs.index)
+    for key, value in filters.items():
+        if value is None:
+            continue
+        if key not in runs.columns:
+            return runs.iloc[0:0]
+        column = runs[key]
+        if isinstance(value, float):
+            numeric = pd.to_numeric(column, errors='coerce').astype(float)
+            mask &= np.isclose(numeric, value, rtol=temp_rtol, atol=0.0)
+        else:
+            mask &= column == value
+    return runs[mask]
+
+
 FRONT_COLUMNS = ('run_name', 'run_dir', 'experiment', 'model_type', 'dataset_name', 'temp', 'seed', 'finished',
                  'epochs_done', 'last_epoch')
 

@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from Utils.results_io import select_runs  # noqa: F401  (the figure scripts' run filter)
+
 import matplotlib
 matplotlib.use('Agg')  # figures are written to files; no display is needed
 import matplotlib.pyplot as plt  # noqa: E402
@@ -34,32 +36,6 @@ def model_label(model_type):
 def case_label(model_type, temp):
     """Legend text of one (model, temperature) case, e.g. 'IGR-I (tau=0.1)'."""
     return f'{model_label(model_type)} (tau={temp:g})'
-
-
-def select_runs(runs, temp_rtol=1e-6, **filters):
-    """Rows of the run table whose hyper values equal `filters` (temperatures compared with a tolerance).
-
-    Args:
-        runs: DataFrame from `collect_runs`, one row per run, hyper keys as columns.
-        temp_rtol: relative tolerance for float comparisons (temp).
-        **filters: column=value pairs, e.g. model_type='IGR_I_Dis', dataset_name='mnist', temp=0.1.
-            A value of None means "any".
-    Returns:
-        the filtered DataFrame (possibly empty).
-    """
-    mask = pd.Series(True, index=runs.index)
-    for key, value in filters.items():
-        if value is None:
-            continue
-        if key not in runs.columns:
-            return runs.iloc[0:0]
-        column = runs[key]
-        if isinstance(value, float):
-            numeric = pd.to_numeric(column, errors='coerce').astype(float)
-            mask &= np.isclose(numeric, value, rtol=temp_rtol, atol=0.0)
-        else:
-            mask &= column == value
-    return runs[mask]
 
 
 def mean_curve(frames, metric, x='epoch'):

@@ -37,6 +37,7 @@ import pandas as pd  # noqa: E402
 from Utils import paths, replication  # noqa: E402
 from Utils.viz_vae import case_label, model_label  # noqa: E402
 from Utils.replication import Case, Comparison  # noqa: E402
+from Utils.results_io import select_runs  # noqa: E402
 from vae_experiments.discrete_grid import CV_TEMPS, TEMPS_20  # noqa: E402
 
 REPORT = 'REPLICATION.md'
@@ -138,12 +139,11 @@ PARTS = {
 
 
 def _part_runs(runs, experiment, dataset_name=None, panel=None, run_jv=False):
-    rows = runs[runs['experiment'] == experiment]
-    if experiment == 'vae':
-        jv = rows['run_jv'].fillna(False).astype(bool) if 'run_jv' in rows.columns else False
-        rows = rows[(rows['dataset_name'] == dataset_name) & (jv == run_jv)]
-        if panel is not None:
-            rows = rows[np.array([t == panel.get(m) for m, t in zip(rows['model_type'], rows['temp'])], bool)]
+    if experiment != 'vae':
+        return select_runs(runs, experiment=experiment)
+    rows = select_runs(runs, experiment=experiment, dataset_name=dataset_name, run_jv=run_jv)
+    if panel is not None:
+        rows = rows[np.array([t == panel.get(m) for m, t in zip(rows['model_type'], rows['temp'])], bool)]
     return rows
 
 
