@@ -71,11 +71,31 @@ class BernoulliUnits:
         return dist.igr_psi(lam, self.temp)[:, :, 0, :]
 
     def sample(self, params, noise, hard=False):
-        """Unit values (rows, units): relaxed b = first category coordinate, or its discretization (argmax == 0)."""
-        psi = self.categories(params, noise)
-        if not hard:
-            return psi[:, 0]
-        return tf.cast(tf.equal(tf.argmax(psi, axis=1, output_type=tf.int32), 0), psi.dtype)
+        """Unit values (rows, units): relaxed b = first category coordinate, or its discretization (argmax == 0).
+
+        Only b is formed, in closed form (the category vectors of `categories` are never built):
+          GS, IGR_I    as in `categories`; hard b = [b >= 1/2] (first of two tied coordinates wins)
+          IGR_Planar   b = sigmoid(lam / tau), lam = f(mu + sigma eps); hard b = [lam >= 0]
+          IGR_SB       b = softmax(lam_1 / tau, lam_2 / tau, 0)_1 = sigmoid(lam_1 / tau - softplus(lam_2 / tau)),
+                       lam_1 = sigmoid(z_1), lam_2 = sigmoid(z_2) sigmoid(-z_1); hard b = [lam_1 >= lam_2]
+        The same values as the first coordinate of `categories` up to float rounding (and hence the same hard values
+        except where two coordinates are within rounding of a tie).
+        """
+        if self.model_type in ('GS', 'IGR_I'):
+            b = self.categories(params, noise)[:, 0]
+            return tf.cast(b >= 0.5, b.dtype) if hard else b
+        logit, first_wins = self._first_coordinate(params, noise)
+        return tf.cast(first_wins, logit.dtype) if hard else tf.sigmoid(logit)
+
+    def _first_coordinate(self, params, noise):
+        """(logit of b, whether the first coordinate is the argmax), both (rows, units); IGR_Planar and IGR_SB."""
+        p = tf.reshape(params, (tf.shape(params)[0], 2, self.noise_dims, self.units))
+        z = p[:, 0] + tf.exp(p[:, 1]) * noise
+        if self.model_type == 'IGR_Planar':
+            lam = self.planar_flow(z[:, :, None, :])[:, 0, 0, :]
+            return lam / self.temp, lam >= 0.
+        lam_1, lam_2 = tf.sigmoid(z[:, 0]), tf.sigmoid(z[:, 1]) * tf.sigmoid(-z[:, 0])
+        return lam_1 / self.temp - tf.nn.softplus(lam_2 / self.temp), lam_1 >= lam_2
 
 
 class SOPNet(tf.keras.Model):

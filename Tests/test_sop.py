@@ -46,6 +46,27 @@ def test_units_relaxed_in_unit_interval_and_hard_is_binary(model_type):
     assert net(tf.zeros((4, 5)), net.noise(rng, 4)).shape == (4, 3)
 
 
+@pytest.mark.parametrize('model_type', SOP_MODEL_TYPES)
+def test_closed_form_units_match_the_category_vectors(model_type):
+    """`sample` forms b in closed form; the category vectors of `categories` (the general softmax++ of the flow or
+    stick-breaking) are the previous computation. Same relaxed values to float rounding, same argmax (random
+    parameters, so no draw is within rounding of a tie), and the same gradients."""
+    net = SOPNet(model_type, 0.3, units=40, in_dim=5, out_dim=3, seed=1)
+    units = net.unit_layers[0]
+    params = tf.random.stateless_normal((300, units.params_n), seed=[3, 4]) * 2.
+    noise = units.noise(tf.random.Generator.from_seed(5), 300)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(params)
+        psi = units.categories(params, noise)
+        fast = units.sample(params, noise)
+        reference = psi[:, 0]
+    np.testing.assert_allclose(fast.numpy(), reference.numpy(), rtol=2e-6, atol=1e-7)
+    expected_hard = (np.argmax(psi.numpy(), axis=1) == 0).astype(np.float32)
+    np.testing.assert_array_equal(units.sample(params, noise, hard=True).numpy(), expected_hard)
+    grad_fast, grad_reference = (tape.gradient(y, params).numpy() for y in (fast, reference))
+    np.testing.assert_allclose(grad_fast, grad_reference, rtol=1e-4, atol=1e-5 * np.abs(grad_reference).max())
+
+
 def test_units_match_the_formulas():
     units = BernoulliUnits('IGR_I', 3, 0.25)
     mu, xi = np.array([[0.3, -1., 2.]], np.float32), np.array([[0., 0.5, -1.]], np.float32)
