@@ -61,8 +61,14 @@ def test_closed_form_units_match_the_category_vectors(model_type):
         fast = units.sample(params, noise)
         reference = psi[:, 0]
     np.testing.assert_allclose(fast.numpy(), reference.numpy(), rtol=2e-6, atol=1e-7)
-    expected_hard = (np.argmax(psi.numpy(), axis=1) == 0).astype(np.float32)
-    np.testing.assert_array_equal(units.sample(params, noise, hard=True).numpy(), expected_hard)
+    psi = psi.numpy()
+    expected_hard = (np.argmax(psi, axis=1) == 0).astype(np.float32)
+    # where the category vector rounds to a tie (tiny lam: every coordinate 1/3), its argmax says "first" and the
+    # closed form compares lam_1 with lam_2 themselves; elsewhere the two agree exactly
+    tied = np.sum(psi == psi.max(axis=1, keepdims=True), axis=1) > 1
+    assert tied.mean() < 0.01
+    hard = units.sample(params, noise, hard=True).numpy()
+    np.testing.assert_array_equal(hard[~tied], expected_hard[~tied])
     grad_fast, grad_reference = (tape.gradient(y, params).numpy() for y in (fast, reference))
     np.testing.assert_allclose(grad_fast, grad_reference, rtol=1e-4, atol=1e-5 * np.abs(grad_reference).max())
 
