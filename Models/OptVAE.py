@@ -348,16 +348,17 @@ class OptVAE:
     def _count_vanished(self, params_d, noise_d, mask):
         draw = self.latent.relaxed(params_d, noise_d, mask=mask)
         jacobians = tf.stack(self.latent.psi_jacobians(params_d, noise_d, draw))         # (P, b, K, n, S, v)
-        vanished = tf.cast(tf.abs(jacobians) <= VANISHED_GRAD_ATOL, tf.float64)
+        vanished = tf.abs(jacobians) <= VANISHED_GRAD_ATOL
+        count = lambda flags: tf.cast(tf.math.count_nonzero(flags, dtype=tf.int64), tf.float64)
         if mask is None:
-            return tf.reduce_sum(vanished), tf.cast(tf.size(vanished), tf.float64)
+            return count(vanished), tf.cast(tf.size(vanished, out_type=tf.int64), tf.float64)
         n = self.latent.n
-        keep = tf.cast(tf.reshape(mask, (n,)), tf.float64)
-        weight_j = tf.reshape(keep, (1, 1, 1, n, 1, 1))
-        weight_k = tf.reshape(tf.concat([keep, tf.ones((1,), tf.float64)], 0), (1, 1, n + 1, 1, 1, 1))
-        kept_blocks = tf.cast(tf.size(vanished) // (n * (n + 1)), tf.float64)
-        return (tf.reduce_sum(vanished * weight_j * weight_k),
-                kept_blocks * tf.reduce_sum(keep) * (tf.reduce_sum(keep) + 1.))
+        keep = tf.reshape(mask, (n,)) > 0.
+        keep_j = tf.reshape(keep, (1, 1, 1, n, 1, 1))
+        keep_k = tf.reshape(tf.concat([keep, [True]], 0), (1, 1, n + 1, 1, 1, 1))
+        kept_blocks = tf.cast(tf.size(vanished, out_type=tf.int64) // (n * (n + 1)), tf.float64)
+        kept = tf.cast(tf.math.count_nonzero(keep), tf.float64)
+        return count(vanished & keep_j & keep_k), kept_blocks * kept * (kept + 1.)
 
     # ---- evaluation ----------------------------------------------------------------------------------------------
     def _test_step(self, x):

@@ -326,3 +326,15 @@ def test_stick_breaking_running_argmax_matches_the_argmax_of_lam(kept):
     many = latent._drawn_frequencies(params, mask, tf.random.Generator.from_seed(2), 40000, 2).numpy()
     se = np.sqrt(np.maximum(many * (1. - many), 1. / m) / m) + np.sqrt(0.25 / 40000)
     assert np.all(np.abs(np.exp(drawn.numpy()) - many) <= 4.5 * se)
+
+
+@pytest.mark.parametrize('dtype, scale, temp, rtol', [(tf.float64, 1.5, 0.3, 1e-11), (tf.float32, 1., 0.5, 1e-3)])
+def test_stick_breaking_psi_jacobian_matches_the_product_form(dtype, scale, temp, rtol):
+    """`igr_sb_psi_jacobian` (O(n) sums per entry) against the previous computation, the softmax++ Jacobian times
+    the stick-breaking one (`softmax_pp_jacobian` with `igr_sb_lam_jacobian`), pieces 7..9 truncated."""
+    z = tf.constant(np.random.default_rng(4).normal(scale=scale, size=(8, 9, 3, 4)), dtype)
+    lam = dist.igr_sb_lam(z)
+    psi = dist.igr_psi(lam, temp, mask=dist.truncation_mask(tf.constant(6), 9, dtype))
+    previous = dist.softmax_pp_jacobian(psi, temp, dist.igr_sb_lam_jacobian(z, lam)).numpy()
+    new = dist.igr_sb_psi_jacobian(psi, z, lam, temp).numpy()
+    np.testing.assert_allclose(new, previous, rtol=rtol, atol=rtol * 1e-3 * np.abs(previous).max())

@@ -533,6 +533,47 @@ def softmax_pp_jacobian(psi, temp, lam_jacobian=None):
     return psi[:, :, None] * tf.concat([bracket, last], axis=1) / _as_float(temp, psi.dtype)
 
 
+def igr_sb_psi_jacobian(psi, z, lam, temp):
+    """d psi / d z of IGR-SB, psi = softmax++(stick_break(sigmoid(z)) / tau), in O(n) work per entry.
+
+    psi: (b, n+1, S, v) (masked pieces have psi = 0); z, lam = igr_sb_lam(z): (b, n, S, v).
+    Returns (b, n+1, n, S, v), entry [m, j] = psi_m bracket_mj / tau with A_k = psi_k lam_k, T_j = sum_{j<k<n} A_k,
+    s_j = sigmoid(z_j), r_j = sigmoid(-z_j), o_m = sum_{k != m} psi_k:
+        m < j or m = n:  s_j T_j - A_j r_j
+        m = j:           o_j lam_j r_j + s_j T_j
+        j < m < n:       s_j (T_j - A_m - o_m lam_m) - A_j r_j
+    T_j - A_m is formed without cancellation: with g the largest A, S_j the
+    sum over j < k < n, k != g, and T_j - A_m = S_j + (A_g - A_m) when g > j (exact for m = g), S_j - A_m otherwise
+    (then A_m is not the largest A, so psi_m is not close to 1 and the bracket does not cancel).
+    """
+    n = z.shape[1]
+    dtype = psi.dtype
+    A = psi[:, :n] * lam
+    s, r = tf.sigmoid(z), tf.sigmoid(-z)
+    g = tf.argmax(A, axis=1)                                                            # (b, S, v)
+    is_g = tf.one_hot(g, n, axis=1, dtype=dtype)                                        # (b, n, S, v)
+    A_g = tf.reduce_sum(A * is_g, axis=1, keepdims=True)
+    after = tf.constant(np.triu(np.ones((n, n)), 1).T, dtype)                          # [k, j] = k > j
+    S = tf.einsum('bksv,kj->bjsv', A * (1. - is_g), after)                             # (b, n, S, v)
+    g_after_j = tf.cast(tf.range(n)[None, :, None, None] < tf.cast(g, tf.int32)[:, None], dtype)  # [g > j]
+    T = S + g_after_j * A_g
+    others = _sum_of_others(psi)
+    o = others[:, :n]
+    # (b, m, j, S, v) pieces
+    col = lambda x: x[:, None]            # depends on j
+    row = lambda x: x[:, :, None]         # depends on m
+    upper = col(s * T - A * r)
+    diag = col(o * lam * r + s * T)
+    t_minus_a = col(S) + tf.where(col(g_after_j) > 0., A_g[:, None] - row(A), -row(A))         # T_j - A_m
+    lower = col(s) * (t_minus_a - row(o * lam)) - col(A * r)
+    m_idx = tf.range(n)[:, None]
+    j_idx = tf.range(n)[None, :]
+    shape5 = lambda c: tf.reshape(c, (1, n, n, 1, 1))
+    bracket = tf.where(shape5(m_idx < j_idx), upper, tf.where(shape5(m_idx == j_idx), diag, lower))
+    bracket = tf.concat([bracket, upper], axis=1)                                      # last row: m = n
+    return psi[:, :, None] * bracket / _as_float(temp, dtype)
+
+
 def igr_psi(lam, temp, mask=None, delta=1.0):
     """IGR sample ``softmax++(lam / tau)`` (b, n, S, v) -> (b, n+1, S, v).
 
