@@ -28,7 +28,8 @@ HYPER_KEYS = {
     'seed': 'seed of the weights, the data order and the noise',
     'save_every': 'checkpoint every this many epochs (0: only at the end; default 1, the last 2 kept); always at '
                   'the end',
-    'jit_compile': 'compile the steps with XLA',
+    'jit_compile': "compile the steps with XLA: True, False or 'auto' (default: XLA, which `make bench` measured "
+                   "faster for every SOP model, except in smoke runs); config.json records the setting used",
 }
 VALID_KEYS = tuple(HYPER_KEYS)
 DATASETS = ('mnist',)
@@ -39,7 +40,7 @@ def default_hyper():
     return {'dataset_name': 'mnist', 'model_type': 'IGR_I', 'temp': 0.5, 'sample_size': 1, 'test_sample_size': 100,
             'units': 200, 'stochastic_layers': 2, 'learning_rate': 3e-4, 'batch_n': 64, 'epochs': 50,
             'check_every': 1, 'run_with_sample': False, 'num_of_repetitions': 1, 'width_height': (14, 28, 1),
-            'iter_per_epoch': None, 'seed': 0, 'save_every': 1, 'jit_compile': False}
+            'iter_per_epoch': None, 'seed': 0, 'save_every': 1, 'jit_compile': ex.JIT_AUTO}
 
 
 def validate_hyper(hyper, run_with_sample=None):
@@ -57,12 +58,13 @@ def validate_hyper(hyper, run_with_sample=None):
         ex.check_number(key, h[key], low=1, integer=True)
     for key in ('seed', 'save_every'):
         ex.check_number(key, h[key], low=0, integer=True)
-    for key in ('run_with_sample', 'jit_compile'):
-        ex.check_bool(key, h[key])
+    ex.check_bool('run_with_sample', h['run_with_sample'])
+    ex.check_jit_compile(h['jit_compile'])
     if tuple(h['width_height']) != (14, 28, 1):
         raise ex.HyperError(f'bad width_height {h["width_height"]!r}: only (14, 28, 1) (upper half of MNIST) is '
                             f'supported')
     h['width_height'] = tuple(h['width_height'])
     if h['run_with_sample']:
         h['batch_n'] = SMOKE_BATCH_N
+    h['jit_compile'] = ex.resolve_jit_compile(h['jit_compile'], True, h['run_with_sample'])
     return h

@@ -21,6 +21,10 @@ MODEL_TYPES = {
 """model_type -> (discrete family, has Gaussian latents)."""
 
 SMOKE_BATCH_N = 5
+XLA_WINS = {'dense': True, 'conv_jointvae': False}
+"""architecture -> whether XLA made its steps faster (`make bench` on 2 CPU cores: dense floor epoch 19.5 s with XLA
+against 23.0 s without; conv floor step at 64x64x3 290 ms against 260 ms, and the JointVAE MNIST evaluation 7.2 s
+against 3.1 s); read by jit_compile='auto'."""
 DEFAULT_LL_SAMPLES = 10
 TRUNCATION_OPTIONS = ('quantile', 'max')
 DISCRETE_PROBS = ('exact', 'monte_carlo')
@@ -60,7 +64,9 @@ HYPER_KEYS = {
     'seed': 'seed of the weights, the data order and the noise',
     'save_every': 'checkpoint every this many epochs (0: only at the end; default 1, the last 2 kept); always at the end',
     'monitor_gradients': 'write the % of vanished gradients d psi / d theta per epoch to gradients.csv',
-    'jit_compile': 'compile the train and test steps with XLA',
+    'jit_compile': "compile the train and test steps with XLA: True, False or 'auto' (default: XLA for the dense "
+                   "networks, where `make bench` measured it faster, not for conv_jointvae, where it was slower, "
+                   "nor in smoke runs); config.json records the setting used",
     'discrete_probs': "IGR-I category probabilities for TeELBOD: 'exact' (Gauss quadrature) or 'monte_carlo' "
                       "(frequencies of 100 draws, as for the other IGR families); both take ~3 s per 10,000 test "
                       "images on a 2-core CPU",
@@ -85,7 +91,7 @@ def default_hyper():
         'run_jv': False, 'gamma': 30., 'cont_c_linspace': (0., 5., 25000), 'disc_c_linspace': (0., 5., 25000),
         'check_every': 1, 'run_with_sample': False, 'num_of_repetitions': 1, 'truncation_option': 'quantile',
         'threshold': 0.99, 'prior_file': None, 'run_closed_form_kl': True, 'width_height': (14, 28, 1),
-        'iter_per_epoch': None, 'seed': 0, 'save_every': 1, 'monitor_gradients': False, 'jit_compile': False,
+        'iter_per_epoch': None, 'seed': 0, 'save_every': 1, 'monitor_gradients': False, 'jit_compile': ex.JIT_AUTO,
         'discrete_probs': 'exact', 'latent_discrete_n': None, 'log_likelihood_samples': DEFAULT_LL_SAMPLES,
         'straight_through': False, 'keep_checkpoints': 2,
     }
@@ -108,9 +114,9 @@ def _check_values(h):
     ex.check_number('threshold', h['threshold'], low=0., low_open=True, high=1.)
     if h['threshold'] >= 1.:
         raise ex.HyperError(f'bad threshold {h["threshold"]!r}: must be < 1')
-    for key in ('run_jv', 'run_with_sample', 'run_closed_form_kl', 'monitor_gradients', 'jit_compile',
-                'straight_through'):
+    for key in ('run_jv', 'run_with_sample', 'run_closed_form_kl', 'monitor_gradients', 'straight_through'):
         ex.check_bool(key, h[key])
+    ex.check_jit_compile(h['jit_compile'])
     for key in ('cont_c_linspace', 'disc_c_linspace'):
         ex.check_linspace(key, h[key])
     if h['prior_file'] is not None and not isinstance(h['prior_file'], (str, Path)):
@@ -128,7 +134,8 @@ def complete_hyper(hyper):
       all three set to 0 for *_Dis models;
     - latent_discrete_n: categories per variable, n_required (GS) or n_required + 1 (IGR);
     - prior_file: the learned uniform prior for IGR families when not given (IGR_Planar uses IGR_I's), None for GS;
-    - batch_n: 5 in smoke mode (run_with_sample).
+    - batch_n: 5 in smoke mode (run_with_sample);
+    - jit_compile: 'auto' resolved to True or False (`XLA_WINS`).
     """
     h = dict(hyper)
     family, mixed = MODEL_TYPES[h['model_type']]
@@ -151,6 +158,7 @@ def complete_hyper(hyper):
         h['prior_file'] = str(h['prior_file'])
     if h['run_with_sample']:
         h['batch_n'] = SMOKE_BATCH_N
+    h['jit_compile'] = ex.resolve_jit_compile(h['jit_compile'], XLA_WINS[h['architecture']], h['run_with_sample'])
     for key in ('cont_c_linspace', 'disc_c_linspace', 'width_height'):
         if isinstance(h[key], list):
             h[key] = tuple(h[key])

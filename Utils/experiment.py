@@ -91,6 +91,23 @@ def check_bool(key, value):
         raise HyperError(f'bad {key} {value!r}: expected True or False')
 
 
+JIT_AUTO = 'auto'
+
+
+def check_jit_compile(value):
+    """`jit_compile` is True, False or 'auto' (resolved by the experiment's hyper module from its measurements)."""
+    if not (isinstance(value, (bool, np.bool_)) or (isinstance(value, str) and value == JIT_AUTO)):
+        raise HyperError(f"bad jit_compile {value!r}: expected True, False or {JIT_AUTO!r}")
+
+
+def resolve_jit_compile(value, xla_wins, smoke):
+    """The XLA setting of a run: `value` itself unless 'auto'; then XLA where the benchmark measured it faster
+    (`xla_wins`), except in smoke runs, whose few steps would not repay the compilation."""
+    if value != JIT_AUTO:
+        return bool(value)
+    return bool(xla_wins) and not smoke
+
+
 def check_linspace(key, value):
     """A schedule `(start, stop, n_iterations)` with n_iterations a positive integer."""
     if not isinstance(value, (tuple, list)) or len(value) != 3:
