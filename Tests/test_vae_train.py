@@ -93,8 +93,10 @@ def test_save_load_gives_identical_test_metrics():
     np.testing.assert_allclose(psi.sum(axis=1), 1., atol=1e-5)
 
 
-def test_resume_after_interruption_continues_without_gaps(monkeypatch):
-    hyper = smoke_hyper('GS_Dis', epochs=4, save_every=2)
+@pytest.mark.parametrize('model_type, jit', [('GS_Dis', 'auto'), ('IGR_SB_Dis', True)])
+def test_resume_after_interruption_continues_without_gaps(monkeypatch, model_type, jit):
+    # 'auto' is no XLA in smoke runs; True is the dense networks' default in full runs
+    hyper = smoke_hyper(model_type, epochs=4, save_every=2, jit_compile=jit)
     reference = tv.run_vae(hyper, run_with_sample=True)
 
     original = OptVAE.train_next
