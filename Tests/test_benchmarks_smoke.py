@@ -27,7 +27,7 @@ def test_benchmark_prints_its_table(capsys):
     bench = _load_bench()
     text = bench.main(['--quick', '--steps', '2', '--warmup', '1', '--rounds', '1', '--jit', 'off',
                        '--models', 'IGR_SB_Dis', '--sop-models', 'IGR_I', '--jv-models', 'IGR_Planar', '--samplers', 'IGR_I',
-                       '--sample-sizes', '2', '--epoch-models', 'GS_Dis', '--epoch-steps', '2', '--test-n', '100',
+                       '--sample-sizes', '2', '--epoch-models', 'GS_Dis,IGR_SB_Dis', '--epoch-steps', '2', '--test-n', '100',
                        '--skip', 'memory'])
     printed = capsys.readouterr().out
     assert text in printed
@@ -39,6 +39,7 @@ def test_benchmark_prints_its_table(capsys):
                      ('conv mnist', 'JointVAE IGR_Planar'), ('conv celeb_a', 'JointVAE IGR_Planar'),
                      ('epoch', 'JointVAE IGR_Planar: 2 steps + test evaluation'), ('epoch', 'floor: 2 steps'),
                      ('epoch', 'GS_Dis: 2 steps + test evaluation'),
+                     ('epoch', 'IGR_SB_Dis K=50: 2 steps + test evaluation'),
                      ('sampler', 'TFP RelaxedOneHotCategorical S=2'), ('sampler', 'IGR_I S=2'),
                      ('quadrature', 'compute_igr_probs, 100 images x 30 variables'),
                      ('monitor', 'IGR_SB_Dis K=50 + gradient monitor'),
