@@ -32,7 +32,7 @@ smoke: install data
 test-slurm: install data  ## opt-in (root + apt): a real single-node Slurm cluster runs a 2-cell grid array job
 	bash Tests/slurm/run_slurm_smoke.sh
 
-bench: install data  ## speed benchmark table (about 12 min); BENCH_ARGS=--quick for a ~2 min check
+bench: install data  ## speed benchmark table (about 45 min on 2 slow cores); BENCH_ARGS=--quick for a ~2 min check
 	$(PY) Tests/benchmarks/bench_speed.py $(BENCH_ARGS)
 
 replicate-check: install  ## the shipped tables and figure data regenerate exactly from Results/runs
