@@ -61,13 +61,14 @@ VAE_MODEL_TYPES = ('GS_Dis', 'IGR_I_Dis', 'IGR_Planar_Dis', 'IGR_SB_Finite_Dis',
 SOP_MODEL_TYPES = ('GS', 'IGR_I', 'IGR_Planar', 'IGR_SB')
 SAMPLERS = ('GS', 'IGR_I', 'IGR_Planar', 'IGR_SB')
 EPOCH_MODEL_TYPES = ('IGR_I_Dis', 'GS_Dis', 'IGR_SB_Dis')
+from Models.vae_hyper import XLA_WINS  # noqa: E402
 from bench_floors import (BATCH_N, CATEGORIES, NUM_VARS, FloorConvVAE, FloorSOP, FloorVAE, Row,  # noqa: E402
                           fmt_ratio, peak_rss_mb, time_rows, xla_name)
 SAMPLER_BATCH, SAMPLER_K, SAMPLER_VARS = 64, 50, 30
 TARGETS = {'discrete': 1.25, 'IGR_SB_Dis': 1.5, 'epoch': 1.3, 'epoch_own': 1.3, 'monitor': 1.3, 'sampler_IGR_I': 1.5,
            'straight_through': 1.1}
-DENSE_DEFAULT_JIT = True
-"""jit_compile='auto' of the dense networks (`Models.vae_hyper.XLA_WINS`): the monitor and straight-through rows."""
+DENSE_DEFAULT_JIT = XLA_WINS['dense']
+"""jit_compile='auto' of the dense networks: the setting of the monitor and straight-through rows."""
 SB50_SETTINGS = {'n_required': 49, 'threshold': 0.9}
 """IGR-SB with 50 categories (Table 1's CelebA cells, the infinite-SB preset, Figures 3-5)."""
 MONITOR_CASES = (('GS_Dis', 10), ('IGR_I_Dis', 10), ('IGR_Planar_Dis', 10), ('IGR_SB_Dis', 10), ('IGR_SB_Dis', 50))
