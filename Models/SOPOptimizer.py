@@ -243,6 +243,7 @@ def run_sop(hyper=None, run_with_sample=None, resume_dir=None, data=None, run_di
         h = validate_hyper(hyper, run_with_sample)
     else:
         h = _prepare_resume(resume_dir, hyper, run_with_sample)
+    ex.set_intra_op_threads(h['intra_op_threads'])
     ex.set_seed(h['seed'])
     data = data or load_sop_data(h['run_with_sample'])
     steps = len(data['x_train_upper']) // h['batch_n']

@@ -30,6 +30,7 @@ HYPER_KEYS = {
                   'the end',
     'jit_compile': "compile the steps with XLA: True, False or 'auto' (default: XLA, which `make bench` measured "
                    "faster for every SOP model, except in smoke runs); config.json records the setting used",
+    'intra_op_threads': "TensorFlow's intra-op threads (0: its default); a run resumes only with the same setting",
 }
 VALID_KEYS = tuple(HYPER_KEYS)
 DATASETS = ('mnist',)
@@ -40,7 +41,8 @@ def default_hyper():
     return {'dataset_name': 'mnist', 'model_type': 'IGR_I', 'temp': 0.5, 'sample_size': 1, 'test_sample_size': 100,
             'units': 200, 'stochastic_layers': 2, 'learning_rate': 3e-4, 'batch_n': 64, 'epochs': 50,
             'check_every': 1, 'run_with_sample': False, 'num_of_repetitions': 1, 'width_height': (14, 28, 1),
-            'iter_per_epoch': None, 'seed': 0, 'save_every': 1, 'jit_compile': ex.JIT_AUTO}
+            'iter_per_epoch': None, 'seed': 0, 'save_every': 1, 'jit_compile': ex.JIT_AUTO,
+            'intra_op_threads': 0}
 
 
 def validate_hyper(hyper, run_with_sample=None):
@@ -60,6 +62,7 @@ def validate_hyper(hyper, run_with_sample=None):
         ex.check_number(key, h[key], low=0, integer=True)
     ex.check_bool('run_with_sample', h['run_with_sample'])
     ex.check_jit_compile(h['jit_compile'])
+    ex.check_intra_op_threads(h['intra_op_threads'])
     if tuple(h['width_height']) != (14, 28, 1):
         raise ex.HyperError(f'bad width_height {h["width_height"]!r}: only (14, 28, 1) (upper half of MNIST) is '
                             f'supported')

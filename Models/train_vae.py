@@ -33,7 +33,7 @@ from Utils.results_io import log_likelihood_at
 from Utils.training_loop import NonFiniteLossError, epoch_permutation, resume_point, train_epochs  # noqa: F401
 
 EXPERIMENT = 'vae'
-RESUME_MAY_CHANGE = ('epochs', 'log_likelihood_samples', 'keep_checkpoints')
+RESUME_MAY_CHANGE = ('epochs', 'log_likelihood_samples', 'keep_checkpoints', 'keep_epochs')
 METRIC_COLUMNS = ('TeELBO', 'TeELBOC', 'TeELBOD', 'TeJV', 'TeJVC', 'N', 'TrL')
 TEST_BATCH_LIMIT = 500
 
@@ -147,6 +147,7 @@ def _prepare_resume(resume_dir, hyper, run_with_sample):
         h['epochs'] = max(h['epochs'], wanted['epochs'])
         h['log_likelihood_samples'] = wanted['log_likelihood_samples']
         h['keep_checkpoints'] = wanted['keep_checkpoints']
+        h['keep_epochs'] = wanted['keep_epochs']
     return h
 
 
@@ -177,6 +178,7 @@ def run_vae(hyper=None, run_with_sample=None, resume_dir=None, run_dir=None):
         h = validate_hyper(hyper, run_with_sample)
     else:
         h = _prepare_resume(resume_dir, hyper, run_with_sample)
+    ex.set_intra_op_threads(h['intra_op_threads'])
     ex.set_seed(h['seed'])
     spec = load_dataset(h['dataset_name'], h['architecture'], h['run_with_sample'])
     steps = len(spec.x_train) // h['batch_n']
@@ -190,7 +192,8 @@ def run_vae(hyper=None, run_with_sample=None, resume_dir=None, run_dir=None):
     ex.write_json(run_dir / 'config.json', {'experiment': EXPERIMENT, 'hyper': h, 'data': config_extra,
                                             'created': _created(run_dir)})
     log = ex.RunLog(run_dir, METRIC_COLUMNS)
-    checkpoints = ex.Checkpoints(run_dir, max_to_keep=h['keep_checkpoints'], **model.trackables())
+    checkpoints = ex.Checkpoints(run_dir, max_to_keep=h['keep_checkpoints'], keep_epochs=h['keep_epochs'],
+                                 **model.trackables())
     grad_log = ex.CsvLog(run_dir / 'gradients.csv', ['epoch', 'vanished_pct']) if h['monitor_gradients'] else None
     start_epoch = start_step = 0
     if resume_dir is not None:

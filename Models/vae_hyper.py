@@ -75,6 +75,10 @@ HYPER_KEYS = {
                         'training (vae_experiments/gradient_variance.py)',
     'straight_through': 'decode the one-hot zero-temperature sample in the forward pass and use the relaxed '
                         "sample's gradient (straight-through); GS then trains with the categorical KL",
+    'keep_epochs': 'epochs whose checkpoints are kept for good under checkpoints/milestones/ (evaluations at points '
+                   'of a long run: posterior_samples.py, gradient_variance.py, log_likelihood.py --epochs)',
+    'intra_op_threads': "TensorFlow's intra-op threads (0: its default); a run resumes only with the same setting, "
+                        'since it changes the order of float reductions',
     'log_likelihood_samples': 'S of the importance-weighted log-likelihoods TeLL / TeLLD computed once at the end '
                               'of a run (Models/log_likelihood.py); 0: none',
 }
@@ -93,7 +97,7 @@ def default_hyper():
         'threshold': 0.99, 'prior_file': None, 'run_closed_form_kl': True, 'width_height': (14, 28, 1),
         'iter_per_epoch': None, 'seed': 0, 'save_every': 1, 'monitor_gradients': False, 'jit_compile': ex.JIT_AUTO,
         'discrete_probs': 'exact', 'latent_discrete_n': None, 'log_likelihood_samples': DEFAULT_LL_SAMPLES,
-        'straight_through': False, 'keep_checkpoints': 2,
+        'straight_through': False, 'keep_checkpoints': 2, 'keep_epochs': (), 'intra_op_threads': 0,
     }
 
 
@@ -117,6 +121,8 @@ def _check_values(h):
     for key in ('run_jv', 'run_with_sample', 'run_closed_form_kl', 'monitor_gradients', 'straight_through'):
         ex.check_bool(key, h[key])
     ex.check_jit_compile(h['jit_compile'])
+    ex.check_intra_op_threads(h['intra_op_threads'])
+    ex.check_epoch_list('keep_epochs', h['keep_epochs'])
     for key in ('cont_c_linspace', 'disc_c_linspace'):
         ex.check_linspace(key, h[key])
     if h['prior_file'] is not None and not isinstance(h['prior_file'], (str, Path)):
@@ -162,6 +168,7 @@ def complete_hyper(hyper):
     for key in ('cont_c_linspace', 'disc_c_linspace', 'width_height'):
         if isinstance(h[key], list):
             h[key] = tuple(h[key])
+    h['keep_epochs'] = tuple(sorted(int(e) for e in h['keep_epochs']))
     return h
 
 

@@ -133,6 +133,38 @@ def jsonable(value):
 # ---------------------------------------------------------------------------------------------------------------------
 # Seeding
 # ---------------------------------------------------------------------------------------------------------------------
+def check_epoch_list(key, value):
+    """A list or tuple of epoch numbers >= 1 (may be empty)."""
+    if not isinstance(value, (list, tuple)):
+        raise HyperError(f'bad {key} {value!r}: expected a list of epochs, e.g. [1, 10, 25, 50, 100]')
+    for epoch in value:
+        check_number(f'{key} entry', epoch, low=1, integer=True)
+
+
+def check_intra_op_threads(value):
+    """`intra_op_threads`: 0 (TensorFlow's default, one thread per core) or a positive thread count."""
+    check_number('intra_op_threads', value, low=0, integer=True)
+
+
+def set_intra_op_threads(threads):
+    """Give TensorFlow's ops `threads` intra-op threads (0: leave TensorFlow's default).
+
+    It must happen before TensorFlow runs its first op; a process that already runs with another setting raises
+    HyperError (a thread count changes the order of float reductions, so a run and its resume must share it).
+    """
+    import tensorflow as tf
+    threads = int(threads)
+    if threads == 0:
+        return
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+    except RuntimeError:
+        current = tf.config.threading.get_intra_op_parallelism_threads()
+        if current != threads:
+            raise HyperError(f'bad intra_op_threads {threads}: this process already runs TensorFlow with '
+                             f'{current or "the default number of"} intra-op threads; start a new process') from None
+
+
 def set_seed(seed):
     """Seed Python, NumPy and TensorFlow (weight initialisers) and return a `tf.random.Generator` for the noise."""
     import tensorflow as tf
@@ -403,12 +435,30 @@ def checkpoint_manager(run_dir, max_to_keep=2, **trackables):
     return tf.train.CheckpointManager(checkpoint, str(Path(run_dir) / 'checkpoints'), max_to_keep=max_to_keep)
 
 
+MILESTONE_DIR = 'milestones'
+"""`<run>/checkpoints/milestones/ckpt-<epoch>`: the checkpoints of the epochs in the hyper's `keep_epochs`, kept for
+good beside the rolling ones (evaluations at chosen points of a long run)."""
+
+
+def milestone_path(run_dir, epoch):
+    return Path(run_dir) / 'checkpoints' / MILESTONE_DIR / f'ckpt-{int(epoch)}'
+
+
+def milestone_epochs(run_dir):
+    """Epochs with a complete milestone checkpoint (its index file is written last), ascending."""
+    folder = Path(run_dir) / 'checkpoints' / MILESTONE_DIR
+    if not folder.is_dir():
+        return []
+    return sorted(int(p.name[len('ckpt-'):-len('.index')]) for p in folder.glob('ckpt-*.index'))
+
+
 def checkpoint_epochs(run_dir):
-    """Epochs of the checkpoints kept in `<run_dir>/checkpoints`, ascending (read from the index file alone)."""
+    """Epochs of the checkpoints kept in `<run_dir>/checkpoints` and its milestones, ascending (index files only)."""
     import tensorflow as tf
     state = tf.train.get_checkpoint_state(str(Path(run_dir) / 'checkpoints'))
     paths = state.all_model_checkpoint_paths if state else []
-    return sorted(int(str(p).rsplit('-', 1)[1]) for p in paths)
+    rolling = {int(str(p).rsplit('-', 1)[1]) for p in paths}
+    return sorted(rolling | set(milestone_epochs(run_dir)))
 
 
 def restore_latest(manager):
@@ -428,23 +478,29 @@ def restore_epoch(manager, epoch=None):
     if epoch is None:
         return restore_latest(manager)
     matches = [p for p in manager.checkpoints if p.endswith(f'-{int(epoch)}')]
+    run_dir = Path(manager.directory).parent
+    if not matches and int(epoch) in milestone_epochs(run_dir):
+        matches = [str(milestone_path(run_dir, epoch))]
     if not matches:
-        raise FileNotFoundError(f'no checkpoint of epoch {epoch} in {manager.directory}; kept: {manager.checkpoints}')
+        raise FileNotFoundError(f'no checkpoint of epoch {epoch} in {manager.directory}; kept: {manager.checkpoints} '
+                                f'and milestones {milestone_epochs(run_dir)}')
     manager.checkpoint.restore(matches[0]).expect_partial()
     return matches[0]
 
 
 class Checkpoints:
-    """Epoch checkpoints (`checkpoints/ckpt-<epoch>`, the last `max_to_keep` kept) and one mid-epoch checkpoint
-    written when a run is interrupted (`checkpoints/interrupted/ckpt-<iteration>`, removed at the next epoch end).
+    """Epoch checkpoints (`checkpoints/ckpt-<epoch>`, the last `max_to_keep` kept, plus those of `keep_epochs` for
+    good under `checkpoints/milestones/`) and one mid-epoch checkpoint written when a run is interrupted
+    (`checkpoints/interrupted/ckpt-<iteration>`, removed at the next epoch end).
 
     Both hold the same objects (`trackables`: weights, optimizer, counters, generator state, the epoch's running
     statistics and the step reached in it), so resuming from either continues exactly where training stopped.
     """
 
-    def __init__(self, run_dir, max_to_keep=2, **trackables):
+    def __init__(self, run_dir, max_to_keep=2, keep_epochs=(), **trackables):
         import tensorflow as tf
         self.run_dir = Path(run_dir)
+        self.keep_epochs = frozenset(int(e) for e in keep_epochs)
         self.epochs = checkpoint_manager(run_dir, max_to_keep, **trackables)
         self.checkpoint = self.epochs.checkpoint
         self.interrupt_dir = self.run_dir / 'checkpoints' / 'interrupted'
@@ -469,6 +525,8 @@ class Checkpoints:
         return None
 
     def save_epoch(self, epoch):
+        if int(epoch) in self.keep_epochs:  # before the rolling one: a kill in between redoes the epoch and both
+            self.checkpoint.write(str(milestone_path(self.run_dir, epoch)))
         path = self.epochs.save(checkpoint_number=int(epoch))
         self.clear_interrupt()
         return path

@@ -26,9 +26,9 @@ from Utils import paths
 from Utils.experiment import model_label
 
 KEY_EXCLUDED = ('epochs', 'save_every', 'jit_compile', 'num_of_repetitions', 'iter_per_epoch',
-                'log_likelihood_samples', 'keep_checkpoints')
-"""Hyper keys that do not change what is trained: a run with more epochs, other checkpoint settings or XLA on is
-the same cell (XLA changes float rounding only)."""
+                'log_likelihood_samples', 'keep_checkpoints', 'keep_epochs', 'intra_op_threads')
+"""Hyper keys that do not change what is trained: a run with more epochs, other checkpoint settings, XLA on or
+another thread count is the same cell (XLA and the thread count change float rounding only)."""
 KEY_LENGTH = 10
 LOCK_FILE = 'lock'
 LOCK_REFRESH_SECONDS = 60.

@@ -102,7 +102,8 @@ def train_epochs(model, hyper, n_train, steps, run_dir, log, checkpoints, start_
             _check_finite(model, epoch, start_iteration, run_dir, log, hint)
             model.epoch.assign(epoch)
             end_of_epoch(epoch, stats, seconds)
-            if (hyper['save_every'] and epoch % hyper['save_every'] == 0) or epoch == hyper['epochs']:
+            if ((hyper['save_every'] and epoch % hyper['save_every'] == 0) or epoch == hyper['epochs']
+                    or epoch in checkpoints.keep_epochs):
                 checkpoints.save_epoch(epoch)
                 log.status(epochs_done=epoch, checkpoint_epoch=epoch, finished=False)
             else:

@@ -42,6 +42,8 @@ PRESETS = {
     'repeat5': {'SEEDS': 5},
     # the reduced-budget runs of Results/runs (the budget of vae_experiments/discrete_grid.py's EVIDENCE)
     'evidence': {'HYPER': {**HYPER, 'epochs': 10}, 'SEEDS': [0, 1, 2]},
+    # the paper's budget (Results/runs_paper): 50 epochs, 5 seeds, one intra-op thread (one run per core)
+    'paper': {'HYPER': {**HYPER, 'epochs': 50, 'intra_op_threads': 1}, 'SEEDS': [0, 1, 2, 3, 4]},
 }
 
 

@@ -109,6 +109,15 @@ EVIDENCE_HYPER = {'epochs': EVIDENCE['epochs'], 'log_likelihood_samples': 100,
 kept for the gradient-variance diagnostic at the first and the last epoch.  Neither of the last two enters the
 run key, so runs made before they were set resume and compare as the same cells."""
 
+PAPER = {'epochs': 100, 'seeds': [0, 1, 2, 3, 4], 'keep_epochs': (1, 10, 25, 50, 100)}
+"""Budget of the paper (Table 1, Figures 3-5): 100 epochs, 5 repetitions; the runs shipped in Results/runs_paper."""
+PAPER_HYPER = {'epochs': PAPER['epochs'], 'log_likelihood_samples': 100, 'keep_epochs': PAPER['keep_epochs'],
+               'intra_op_threads': 1}
+"""Hyper values of the paper-budget runs: the checkpoints of `keep_epochs` kept for the evaluations along training
+(vae_experiments/milestones.py), TeLL/TeLLD at S = 100 at the end, one intra-op thread per run (the campaign pins one
+run per core: vae_experiments/campaign.py).  None of these enters the run key, so a paper-budget cell has the run key
+of the evidence cell it extends."""
+
 PRESETS = {
     'table1': {'parts': ['table1_mnist', 'table1_fmnist', 'table1_celeb_a']},
     'table1_mnist': {'models': TABLE1_MODELS['mnist'], 'datasets': ['mnist'], 'temps': TEMPS, 'seeds': SEEDS,
@@ -137,11 +146,21 @@ PRESETS = {
                            'temps': {m: [CV_TEMPS[m]] for m in FIGURE_MODELS}, 'seeds': EVIDENCE['seeds'],
                            'hyper': EVIDENCE_HYPER},
     'evidence': {'parts': ['evidence_mnist_20', 'evidence_mnist_cv', 'evidence_fmnist_cv']},
+    'paper_mnist_20': {'models': FIGURE_MODELS, 'datasets': ['mnist'],
+                       'temps': {m: [TEMPS_20[m]] for m in FIGURE_MODELS}, 'seeds': PAPER['seeds'],
+                       'hyper': {**PAPER_HYPER, 'monitor_gradients': True}},
+    'paper_mnist_cv': {'models': FIGURE_MODELS, 'datasets': ['mnist'],
+                       'temps': {m: [CV_TEMPS[m]] for m in FIGURE_MODELS}, 'seeds': PAPER['seeds'],
+                       'hyper': PAPER_HYPER},
+    'paper_fmnist_cv': {'models': FIGURE_MODELS, 'datasets': ['fmnist'],
+                        'temps': {m: [CV_TEMPS[m]] for m in FIGURE_MODELS}, 'seeds': PAPER['seeds'],
+                        'hyper': PAPER_HYPER},
 }
 """Named grids: models, datasets, temperatures (a list, or a dict model -> list), seeds and extra hyper values; or
 'parts', a list of presets whose cells are concatenated.  The vanished-gradient monitor (Figure 4) is switched on
 only for the "20" temperatures, where Figure 4 is drawn: it costs a closed-form Jacobian per step.  `evidence*` are
-the reduced-budget runs behind Results/REPLICATION.md (EVIDENCE: 10 epochs, seeds 0-2)."""
+the reduced-budget runs behind Results/REPLICATION.md (EVIDENCE: 10 epochs, seeds 0-2), `paper*` the same cells at
+the paper's budget (PAPER: 100 epochs, seeds 0-4)."""
 DEFAULT_PRESET = 'table1'
 
 

@@ -32,7 +32,7 @@ import pathlib
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from Utils.grid import enumerate_cells, run_grid  # noqa: E402
-from vae_experiments.discrete_grid import EVIDENCE, EVIDENCE_HYPER, SEEDS, TEMPS, parse_preset, run_cell, run_store  # noqa: E402
+from vae_experiments.discrete_grid import EVIDENCE, EVIDENCE_HYPER, PAPER_HYPER, SEEDS, TEMPS, parse_preset, run_cell, run_store  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Editable settings
@@ -74,6 +74,10 @@ PRESETS = {
     # the reduced-budget runs of Results/runs: Table 2's MNIST models at JointVAE's own temperature 0.67 (Dupont 2018)
     'evidence_mnist': {'models': ['GS', 'IGR_I', 'IGR_Planar', 'IGR_SB_Finite'], 'datasets': ['mnist'],
                        'temps': [0.67], 'seeds': EVIDENCE['seeds'], 'hyper': EVIDENCE_HYPER},
+    # the same cells at the budget of the original jv_grid.py: 50 epochs, 3 repetitions
+    'paper_mnist': {'models': ['GS', 'IGR_I', 'IGR_Planar', 'IGR_SB_Finite'], 'datasets': ['mnist'],
+                    'temps': [0.67], 'seeds': [0, 1, 2],
+                    'hyper': {**PAPER_HYPER, 'epochs': 50, 'keep_epochs': (10, 25, 50)}},
 }
 DEFAULT_PRESET = 'table2'
 

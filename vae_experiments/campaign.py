@@ -1,0 +1,246 @@
+"""The paper-budget campaign: every run behind Results/runs_paper, one run per CPU core, pinned, resumable.
+
+    IGR_LOG_DIR=/scratch/igr_paper python3 vae_experiments/campaign.py --cores 0          # one core (develop on the other)
+    IGR_LOG_DIR=/scratch/igr_paper python3 vae_experiments/campaign.py --cores 0 1        # both cores
+    python3 vae_experiments/campaign.py --plan [part ...]                                   # the ordered cells, their state
+
+Parts, in the default order: `mnist` (Table 1's MNIST column and Figures 3-5: the 8 cells of
+`discrete_grid.py --preset paper_mnist_cv / paper_mnist_20`, 100 epochs, seeds 0-4, visited seed-major so that every
+model has 3 seeds before any has 5), `sop` (Table 3: 4 models x 5 seeds x 50 epochs), `fmnist` (Table 1's
+Fashion-MNIST column, 100 epochs, seeds 0-4) and `jv` (Table 2, MNIST: 4 models x 3 seeds x 50 epochs).
+`--models GS_Dis,IGR_SB_Finite_Dis` keeps only those models.
+
+Each core runs one cell at a time as `taskset -c <core> python <grid script> --preset ... --cell N`: one process per
+run, one intra-op thread each (the presets' `intra_op_threads`, recorded in config.json). Two runs pinned to the two
+cores of a 2-core machine measured 97 s where the same two runs one after the other took 128 s. A cell that is
+finished is passed over, an unfinished one resumes from its checkpoint, a cell locked by another live process is
+left to it. After a VAE run finishes, its kept checkpoints are evaluated (`vae_experiments/milestones.py`: TeLL /
+TeLLD at S = 100, Figure 5's vertex distances and the gradient variance at epochs 10, 25, 50 and 100) and its records
+are copied to `Results/runs_paper/` (`Utils/ship_runs.py`; no weights). SIGTERM or SIGINT to this driver stops its
+runs at the end of their current step, with a checkpoint (exit code 3); run it again to resume.
+"""
+import sys
+import pathlib
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+import argparse  # noqa: E402
+import os  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+
+from Utils import paths  # noqa: E402
+from Utils.runstore import EXIT_INTERRUPTED, EXIT_LOCKED  # noqa: E402
+
+PARTS = ('mnist', 'sop', 'fmnist', 'jv')
+SHIP_TO = 'runs_paper'
+MNIST_PRESETS = ('paper_mnist_cv', 'paper_mnist_20')
+
+
+@dataclass(frozen=True)
+class Task:
+    """One cell of a grid script: how to run it and how to find its run."""
+    part: str
+    script: str
+    preset: str
+    index: int
+    cell: dict
+    milestones: bool
+
+    @property
+    def args(self):
+        preset = [] if self.script.endswith('sop.py') else ['--preset', self.preset]
+        return preset + ['--cell', str(self.index)]
+
+    @property
+    def env(self):
+        return {'IGR_SOP_PRESET': self.preset} if self.script.endswith('sop.py') else {}
+
+    @property
+    def label(self):
+        return (f'{self.part} {self.cell["model_type"]} t{self.cell["temp"]:g} s{self.cell["seed"]} '
+                f'({self.script.split("/")[-1]} {" ".join(self.args)})')
+
+
+def _discrete_tasks(part, presets, models):
+    from vae_experiments import discrete_grid as grid
+    cells = {preset: grid.grid_cells(preset) for preset in presets}
+    seeds = sorted({c['seed'] for cs in cells.values() for c in cs})
+    tasks = []
+    for seed in seeds:  # seed-major: every model's seed s before any model's seed s + 1
+        for preset in presets:
+            for i, cell in enumerate(cells[preset]):
+                if cell['seed'] == seed and (not models or cell['model_type'] in models):
+                    tasks.append(Task(part, 'vae_experiments/discrete_grid.py', preset, i, cell, True))
+    return tasks
+
+
+def _seed_major(part, script, preset, cells, models, milestones):
+    order = sorted(range(len(cells)), key=lambda i: (cells[i]['seed'], i))
+    return [Task(part, script, preset, i, cells[i], milestones) for i in order
+            if not models or cells[i]['model_type'] in models]
+
+
+def plan(parts=PARTS, models=()):
+    """The campaign's tasks in the order they are run."""
+    tasks = []
+    for part in parts:
+        if part == 'mnist':
+            tasks += _discrete_tasks(part, MNIST_PRESETS, models)
+        elif part == 'fmnist':
+            tasks += _discrete_tasks(part, ('paper_fmnist_cv',), models)
+        elif part == 'jv':
+            from vae_experiments import jv_grid
+            tasks += _seed_major(part, 'vae_experiments/jv_grid.py', 'paper_mnist', jv_grid.grid_cells('paper_mnist'),
+                                 models, False)
+        elif part == 'sop':
+            from structure_output_prediction import sop
+            from Utils.grid import enumerate_cells
+            hyper, model_cases, temps, seeds = sop.settings('paper')
+            tasks += _seed_major(part, 'structure_output_prediction/sop.py', 'paper',
+                                 enumerate_cells(hyper, model_cases, None, temps, seeds), models, False)
+        else:
+            raise SystemExit(f'campaign: unknown part {part!r}; valid parts are: {", ".join(PARTS)}')
+    return tasks
+
+
+def _store(task, log_dir):
+    if task.script.endswith('sop.py'):
+        from structure_output_prediction import sop
+        return sop.run_store(log_dir)
+    from vae_experiments import discrete_grid
+    return discrete_grid.run_store(log_dir)
+
+
+def state_of(task, log_dir):
+    """(state, text, run folder or None) of a task's cell in `log_dir` (Utils/runstore.py)."""
+    store = _store(task, log_dir)
+    run = store.current(task.cell)
+    state, text = store.state(task.cell, int(task.cell['epochs']))
+    return state, text, (run.path if run is not None else None)
+
+
+class Campaign:
+    """Workers, one per core, taking the next cell that is neither finished nor taken."""
+
+    def __init__(self, tasks, cores, log_dir, python, say=print):
+        self.tasks, self.cores, self.log_dir, self.python = tasks, cores, log_dir, python
+        self.say = say
+        self.lock = threading.Lock()
+        self.taken = set()
+        self.children = {}
+        self.stopping = False
+        self.failed = []
+
+    def _next(self):
+        with self.lock:
+            for n, task in enumerate(self.tasks):
+                if n in self.taken or self.stopping:
+                    continue
+                state, _, folder = state_of(task, self.log_dir)
+                if state == 'running':
+                    continue
+                self.taken.add(n)
+                if state == 'finished':
+                    return task, folder, True
+                return task, folder, False
+        return None
+
+    def _run(self, core, command, env=None):
+        full = ['taskset', '-c', str(core), self.python] + command
+        process = subprocess.Popen(full, cwd=paths.REPO_ROOT, env={**os.environ, 'IGR_LOG_DIR': str(self.log_dir),
+                                                                    **(env or {})},
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        with self.lock:
+            self.children[core] = process
+        _, err = process.communicate()
+        with self.lock:
+            self.children.pop(core, None)
+        return process.returncode, (err or '').strip().splitlines()[-3:]
+
+    def _after(self, core, task, folder):
+        """Evaluate a finished run's kept checkpoints (VAE) and ship its records."""
+        if task.milestones and folder is not None and not self.stopping:
+            code, err = self._run(core, ['vae_experiments/milestones.py', '--run-dir', str(folder)])
+            if code != 0:
+                self.say(f'core {core}: milestone evaluation of {folder.name} exited {code}: {" | ".join(err)}')
+                self.failed.append(task)
+        from Utils.ship_runs import ship
+        with self.lock:
+            shipped = ship(self.log_dir, paths.results_dir(SHIP_TO))
+        for name in shipped:
+            self.say(f'core {core}: shipped {name} to Results/{SHIP_TO}')
+
+    def worker(self, core):
+        while not self.stopping:
+            chosen = self._next()
+            if chosen is None:
+                return
+            task, folder, finished = chosen
+            if not finished:
+                tic = time.time()
+                self.say(f'core {core}: start {task.label}')
+                code, err = self._run(core, [task.script] + task.args, task.env)
+                self.say(f'core {core}: {task.label} exited {code} after {time.time() - tic:.0f} s')
+                if code == EXIT_INTERRUPTED or self.stopping:
+                    return
+                if code == EXIT_LOCKED:
+                    continue
+                if code != 0:
+                    self.say(f'core {core}: {" | ".join(err)}')
+                    self.failed.append(task)
+                    continue
+                folder = state_of(task, self.log_dir)[2]
+            self._after(core, task, folder)
+
+    def stop(self, signum, _frame):
+        self.say(f'campaign: {signal.Signals(signum).name}: stopping the runs at the end of their current step')
+        with self.lock:
+            self.stopping = True
+            for process in self.children.values():
+                process.send_signal(signal.SIGTERM)
+
+    def run(self):
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        threads = [threading.Thread(target=self.worker, args=(core,)) for core in self.cores]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(1.)
+        return EXIT_INTERRUPTED if self.stopping else (1 if self.failed else 0)
+
+
+def _say(text):
+    print(f'{time.strftime("%Y-%m-%d %H:%M:%S")} {text}', flush=True)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('parts', nargs='*', default=list(PARTS), help=f'parts to run, in order (default: {PARTS})')
+    parser.add_argument('--cores', type=int, nargs='+', default=[0], help='CPU cores, one run pinned to each')
+    parser.add_argument('--models', default='', help='comma-separated model types to keep (default: all)')
+    parser.add_argument('--plan', action='store_true', help='print the ordered cells and their state; run nothing')
+    args = parser.parse_args(argv)
+    models = tuple(m for m in args.models.split(',') if m)
+    tasks = plan(args.parts, models)
+    log_dir = paths.log_dir()
+    if args.plan:
+        for n, task in enumerate(tasks):
+            print(f'{n:4d}  {task.label}: {state_of(task, log_dir)[1]}')
+        return 0
+    available = os.sched_getaffinity(0)
+    bad = [core for core in args.cores if core not in available]
+    if bad:
+        raise SystemExit(f'campaign: bad --cores {bad}; valid cores are: {sorted(available)}')
+    _say(f'campaign: {len(tasks)} cells, cores {args.cores}, log directory {log_dir}')
+    code = Campaign(tasks, args.cores, log_dir, sys.executable, _say).run()
+    _say(f'campaign: done (exit {code})')
+    return code
+
+
+if __name__ == '__main__':
+    sys.exit(main())
