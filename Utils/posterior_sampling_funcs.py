@@ -54,3 +54,25 @@ def fraction_within(distances, radius=0.2):
     """Share of values at most `radius` from a vertex (the "20" temperatures put 75% within 0.2)."""
     distances = np.asarray(distances)
     return float(np.mean(distances <= radius)) if distances.size else float('nan')
+
+
+def vertex_distance_profile(sample_psi, x, samples_n=100, batch_n=100, seed=0, radius=0.2):
+    """Figure 5's per-image medians and the share of posterior samples within `radius` of a vertex, in one pass.
+
+    The same draws as `posterior_vertex_distances` (batch i from seed + i), so its medians equal that function's.
+    Returns:
+        (medians (N,), share of samples whose variable-averaged distance is <= radius, share of single variables'
+        samples psi[:, :, s, v] that are <= radius from their vertex).
+    """
+    medians, near_samples, near_variables, samples, variables = [], 0, 0, 0, 0
+    for i, start in enumerate(range(0, int(x.shape[0]), batch_n)):
+        psi = sample_psi(x[start:start + batch_n], samples_n, seed + i)
+        per_variable = distance_to_nearest_vertex(psi)                       # (b, S, v)
+        per_sample = tf.reduce_mean(per_variable, axis=-1)                   # (b, S)
+        medians.append(tfp.stats.percentile(per_sample, 50.0, axis=1, interpolation='midpoint').numpy())
+        near_samples += int(tf.reduce_sum(tf.cast(per_sample <= radius, tf.int64)))
+        near_variables += int(tf.reduce_sum(tf.cast(per_variable <= radius, tf.int64)))
+        samples += int(tf.size(per_sample))
+        variables += int(tf.size(per_variable))
+    medians = np.concatenate(medians) if medians else np.zeros((0,), np.float32)
+    return medians, near_samples / max(samples, 1), near_variables / max(variables, 1)

@@ -3,8 +3,9 @@
     python3 -m Utils.ship_runs --from /scratch/igr_log            # default destination Results/runs
     python3 -m Utils.ship_runs --from Log --to Results/runs --experiment vae
 
-What is copied: config.json, metrics.csv, gradients.csv, status.json, final_metrics.json, train.log and
-log_likelihood.json (the files the table and figure scripts read, plus the readable log). Checkpoints,
+What is copied: config.json, metrics.csv, gradients.csv, status.json, final_metrics.json, train.log,
+log_likelihood.json, and the evaluations at kept checkpoints vertex_distance.json and gradient_variance.csv
+(`vae_experiments/milestones.py`) (the files the table and figure scripts read, plus the readable log). Checkpoints,
 TensorBoard files and images stay behind. Only finished runs are copied; a folder already shipped is replaced when
 the source has at least as many epochs and its records differ (e.g. a log-likelihood estimate added later).
 """
@@ -15,7 +16,7 @@ import sys
 from pathlib import Path
 
 RECORD_FILES = ('config.json', 'metrics.csv', 'gradients.csv', 'status.json', 'final_metrics.json', 'train.log',
-                'log_likelihood.json')
+                'log_likelihood.json', 'vertex_distance.json', 'gradient_variance.csv')
 
 
 def _status(folder):

@@ -1,0 +1,139 @@
+"""Evaluations of a long VAE run at its kept checkpoints (`keep_epochs`), written into the run folder as records.
+
+At each milestone epoch of a run (the checkpoints under `checkpoints/milestones/`):
+    - TeLL / TeLLD at S = 100 (`Models/log_likelihood.py`) -> `log_likelihood.json`, at epochs >= 10;
+    - Figure 5's measure: per test image the median over 100 posterior samples of the vertex distance averaged over
+      the variables; its median, quartiles, share of images within 0.2, a histogram (bins of 0.005 on [0, 1.5],
+      the non-empty ones as {bin index: images}, so figures pool seeds from the records), and the share of posterior samples (and of single variables'
+      samples) within 0.2 of a vertex, the paper's own definition of the "20" temperatures -> `vertex_distance.json`;
+    - the gradient variance and signal-to-noise over 100 noise draws on the first 64 test images
+      (`Models/gradient_variance.py`) -> `gradient_variance.csv`.
+What is recorded already is not computed again, so the script can be re-run after an interruption.
+
+    python3 vae_experiments/milestones.py --run-dir /scratch/igr_paper/vae_mnist_GS_Dis_t1_s0_k...
+    python3 vae_experiments/milestones.py --run-dir ... --epochs 10 100
+
+Measured on one pinned core (MNIST, 10,000 test images): see README, "Paper-budget campaign".
+"""
+import sys
+import pathlib
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from Utils.tf_quiet import import_tensorflow  # noqa: E402
+import_tensorflow()
+
+import argparse  # noqa: E402
+import csv  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from Utils import experiment as ex  # noqa: E402
+
+LL_SAMPLES = 100
+LL_FROM_EPOCH = 10
+VERTEX_SAMPLES = 100
+RADIUS = 0.2
+HISTOGRAM_EDGES = np.linspace(0., 1.5, 301)
+GRADIENT_DRAWS, GRADIENT_BATCH = 100, 64
+VERTEX_FILE, GRADIENT_FILE = 'vertex_distance.json', 'gradient_variance.csv'
+
+
+def vertex_summary(medians, samples_near, variables_near):
+    q25, q50, q75 = np.percentile(medians, [25, 50, 75])
+    counts, _ = np.histogram(np.clip(medians, HISTOGRAM_EDGES[0], HISTOGRAM_EDGES[-1]), HISTOGRAM_EDGES)
+    return {'median': float(q50), 'p25': float(q25), 'p75': float(q75),
+            f'images_within_{RADIUS:g}': float(np.mean(medians <= RADIUS)),
+            f'samples_within_{RADIUS:g}': float(samples_near), f'variables_within_{RADIUS:g}': float(variables_near),
+            'images': int(len(medians)), 'histogram': {str(i): int(c) for i, c in enumerate(counts) if c}}
+
+
+def read_vertex_record(run_dir):
+    path = pathlib.Path(run_dir) / VERTEX_FILE
+    if path.is_file():
+        return ex.read_json(path)
+    return {'samples': VERTEX_SAMPLES, 'radius': RADIUS, 'histogram_edges': [0., 1.5, 300], 'epochs': {}}
+
+
+def gradient_epochs(run_dir):
+    path = pathlib.Path(run_dir) / GRADIENT_FILE
+    if not path.is_file():
+        return set()
+    with open(path, newline='') as handle:
+        return {int(row['epoch']) for row in csv.DictReader(handle)}
+
+
+def append_gradient_rows(run_dir, rows):
+    from vae_experiments.gradient_variance import COLUMNS
+    path = pathlib.Path(run_dir) / GRADIENT_FILE
+    old = []
+    if path.is_file():
+        with open(path, newline='') as handle:
+            old = list(csv.DictReader(handle))
+    tmp = path.with_name(path.name + '.tmp')
+    with open(tmp, 'w', newline='') as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(COLUMNS))
+        writer.writeheader()
+        writer.writerows(sorted(old + rows, key=lambda r: (int(r['epoch']), r['target'])))
+    tmp.replace(path)
+
+
+def evaluate_epoch(run_dir, epoch, say):
+    """Every missing evaluation of one milestone epoch."""
+    from Models import log_likelihood as ll
+    from Models import train_vae as tv
+    from Models.gradient_variance import vae_gradient_statistics
+    from Utils.load_data import load_dataset
+    from Utils.posterior_sampling_funcs import vertex_distance_profile
+    record = read_vertex_record(run_dir)
+    need_ll = epoch >= LL_FROM_EPOCH and not ll.has_result(run_dir, LL_SAMPLES, epoch)
+    need_vertex = str(epoch) not in record['epochs']
+    need_gradient = epoch not in gradient_epochs(run_dir)
+    if not (need_ll or need_vertex or need_gradient):
+        return
+    model, h = tv.load_trained_vae(run_dir, epoch)
+    spec = load_dataset(h['dataset_name'], h['architecture'], h['run_with_sample'])
+    x_test = spec.x_test
+    if need_vertex:
+        tic = time.perf_counter()
+        profile = vertex_distance_profile(lambda xb, s, sd: model.sample_posterior_psi(xb, s, seed=sd), x_test,
+                                          samples_n=VERTEX_SAMPLES, radius=RADIUS)
+        record['epochs'][str(epoch)] = vertex_summary(*profile)
+        ex.write_json(pathlib.Path(run_dir) / VERTEX_FILE, record)
+        say(f'epoch {epoch}: vertex distance median {record["epochs"][str(epoch)]["median"]:.4f}, samples within '
+            f'{RADIUS:g} {profile[1]:.4f} ({time.perf_counter() - tic:.0f} s)')
+    if need_gradient:
+        tic = time.perf_counter()
+        stats = vae_gradient_statistics(model, spec.x_test[:GRADIENT_BATCH], GRADIENT_DRAWS, seed=0, chunk=10)
+        rows = [{'model': ex.model_label(h), 'temp': h['temp'], 'epoch': epoch, 'target': target, **values,
+                 'batch': GRADIENT_BATCH, 'run': pathlib.Path(run_dir).name} for target, values in stats.items()]
+        append_gradient_rows(run_dir, rows)
+        say(f'epoch {epoch}: gradient variance ({time.perf_counter() - tic:.0f} s)')
+    if need_ll:
+        batches = tv._test_batches(x_test)
+        rows = {int(r['epoch']): r for r in ex.read_metrics(run_dir)}
+        categories = int(rows[epoch]['N']) if epoch in rows and 'N' in rows[epoch] else None
+        result = ll.LogLikelihood(model, LL_SAMPLES, categories=categories)(batches)
+        ll.record_result(run_dir, epoch, result)
+        say(f'epoch {epoch}: {ll.describe(result)[2:]}')
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--run-dir', required=True, help='a VAE run folder with milestone checkpoints')
+    parser.add_argument('--epochs', type=int, nargs='+', default=None, help='default: every milestone kept')
+    args = parser.parse_args(argv)
+    run_dir = pathlib.Path(args.run_dir)
+    if not (run_dir / 'config.json').is_file():
+        raise SystemExit(f'milestones: no run folder {run_dir} (no config.json there)')
+    kept = ex.milestone_epochs(run_dir)
+    epochs = args.epochs or kept
+    missing = sorted(set(epochs) - set(kept))
+    if missing:
+        raise SystemExit(f'milestones: {run_dir.name} has no milestone checkpoint of epoch(s) {missing}; kept: {kept}')
+    for epoch in epochs:
+        evaluate_epoch(run_dir, epoch, lambda text: print(f'{run_dir.name} {text}', flush=True))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
