@@ -94,7 +94,7 @@ class OptVAE:
         param_sizes = [self.cont_n] * (2 if self.mixed else 0) + [disc_size] * len(self.latent.param_names)
         decoder_in = self.cont_n + self.latent.categories * self.latent.v
         self.net = VAENet(h['architecture'], image_shape, likelihood, param_sizes, decoder_in,
-                          planar_flow=self.latent.make_flow())
+                          planar_flow=self.latent.make_flow(), output_activation=h['decoder_output'])
         self.likelihood = self.net.likelihood
         self.image_shape = tuple(image_shape)
         self.optimizer = keras.optimizers.Adam(learning_rate=float(h['learning_rate']))

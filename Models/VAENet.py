@@ -11,7 +11,10 @@ Architectures (chosen from `ARCHITECTURES` by name):
   ConvT(32,4,s2,relu) -> ConvT(C*P,4,s2).
 
 P is the number of likelihood parameters per pixel: 1 for the Bernoulli head (logits), 2 for the Gaussian head
-(mean ``sigmoid(out_1)``, std ``1e-6 + softplus(out_2)``).  The network also owns the planar flow of IGR-Planar, so
+(mean ``sigmoid(out_1)``, std ``1e-6 + softplus(out_2)``).  The decoder's last layer (the Dense of ``dense``, the last
+ConvT of ``conv_jointvae``) is linear or has an ELU (``output_activation``): the original gave the Gaussian datasets
+an ELU there, which keeps out > -1, so the mean is at least sigmoid(-1) = 0.269, the std at least softplus(-1) =
+0.313 and each pixel's log-density at most -log(0.313) - log(2 pi) / 2 = 0.242 nats.  The network also owns the planar flow of IGR-Planar, so
 that its weights are trained, saved and restored with the rest.
 """
 import numpy as np
@@ -74,7 +77,11 @@ def get_likelihood(name):
 # ---------------------------------------------------------------------------------------------------------------------
 # Architectures: each builder returns (encoder trunk, list of heads, decoder) as Keras layers
 # ---------------------------------------------------------------------------------------------------------------------
-def _dense_net(image_shape, param_sizes, channels_out):
+OUTPUT_ACTIVATIONS = {'linear': None, 'elu': 'elu'}
+"""hyper `decoder_output` -> Keras activation of the decoder's last layer."""
+
+
+def _dense_net(image_shape, param_sizes, channels_out, output_activation=None):
     """`dense`: one Dense(latent_dim_in) head whose output is split into the parameters."""
     height, width, _ = image_shape
     trunk = keras.Sequential([keras.layers.Flatten(),
@@ -84,12 +91,12 @@ def _dense_net(image_shape, param_sizes, channels_out):
     heads = [keras.layers.Dense(sum(param_sizes), name='encoder_head')]
     decoder = keras.Sequential([keras.layers.Dense(256, activation='relu'),
                                 keras.layers.Dense(512, activation='relu'),
-                                keras.layers.Dense(height * width * channels_out),
+                                keras.layers.Dense(height * width * channels_out, activation=output_activation),
                                 keras.layers.Reshape((height, width, channels_out))], name='decoder')
     return trunk, heads, decoder
 
 
-def _conv_jointvae_net(image_shape, param_sizes, channels_out):
+def _conv_jointvae_net(image_shape, param_sizes, channels_out, output_activation=None):
     """`conv_jointvae`: the JointVAE convolutional pair (32x32, or 64x64 with one more stage), a head per parameter."""
     side = image_shape[0]
     if image_shape[0] != image_shape[1] or side not in (32, 64):
@@ -105,7 +112,8 @@ def _conv_jointvae_net(image_shape, param_sizes, channels_out):
     decoder = keras.Sequential([keras.layers.Dense(256, activation='relu'),
                                 keras.layers.Dense(4 * 4 * 64, activation='relu'),
                                 keras.layers.Reshape((4, 4, 64))]
-                               + [deconv(f) for f in dec_filters] + [deconv(channels_out, None)], name='decoder')
+                               + [deconv(f) for f in dec_filters] + [deconv(channels_out, output_activation)],
+                               name='decoder')
     return trunk, heads, decoder
 
 
@@ -122,10 +130,11 @@ class VAENet(keras.Model):
         param_sizes: flat size of each encoder output parameter, in order (e.g. [n*v, n*v] for IGR mu, xi).
         decoder_input_n: length of the decoder's input vector (continuous sample + flattened discrete samples).
         planar_flow: optional layer (Utils.Distributions.PlanarFlow) owned by the network.
+        output_activation: 'linear' or 'elu', the decoder's last layer (OUTPUT_ACTIVATIONS).
     """
 
     def __init__(self, architecture, image_shape, likelihood, param_sizes, decoder_input_n, planar_flow=None,
-                 **kwargs):
+                 output_activation='linear', **kwargs):
         super().__init__(**kwargs)
         if architecture not in ARCHITECTURES:
             raise ValueError(f'unknown architecture {architecture!r}; valid choices are: {", ".join(ARCHITECTURES)}')
@@ -134,9 +143,12 @@ class VAENet(keras.Model):
         self.likelihood = get_likelihood(likelihood)
         self.param_sizes = [int(s) for s in param_sizes]
         self.decoder_input_n = int(decoder_input_n)
+        if output_activation not in OUTPUT_ACTIVATIONS:
+            raise ValueError(f'unknown output_activation {output_activation!r}; valid choices are: '
+                             f'{", ".join(OUTPUT_ACTIVATIONS)}')
         channels_out = self.image_shape[-1] * self.likelihood.n_params
-        self.trunk, self.heads, self.decoder = ARCHITECTURES[architecture](self.image_shape, self.param_sizes,
-                                                                           channels_out)
+        self.trunk, self.heads, self.decoder = ARCHITECTURES[architecture](
+            self.image_shape, self.param_sizes, channels_out, OUTPUT_ACTIVATIONS[output_activation])
         self.planar_flow = planar_flow
         self._build_all()
 

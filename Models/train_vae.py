@@ -22,10 +22,10 @@ import tensorflow as tf
 from Models import log_likelihood as ll
 from Models.OptVAE import OptVAE
 from Models.vae_hyper import (DERIVED_KEYS, HYPER_KEYS, MODEL_TYPES, SMOKE_BATCH_N, VALID_KEYS,  # noqa: F401
-                              complete_hyper, default_hyper, validate_hyper)
+                              complete_hyper, default_hyper, saved_hyper, validate_hyper)
 from Utils import experiment as ex
 from Utils import paths
-from Utils.general import load_prior
+from Utils.general import NAMED_PRIORS, load_prior
 from Utils.image_store import HostBatches
 from Utils.grid import enumerate_cells
 from Utils.load_data import load_dataset, test_batch_size
@@ -47,9 +47,12 @@ def resolve_prior_path(prior_file):
 
 
 def load_prior_for(hyper):
-    """The IGR prior {'mu', 'xi'} of a completed hyper (None for GS); read from disk once per run."""
+    """The IGR prior {'mu', 'xi'} of a completed hyper (None for GS): a named one (`NAMED_PRIORS`) or a pickle read
+    from disk, once per run."""
     if hyper['prior_file'] is None:
         return None
+    if hyper['prior_file'] in NAMED_PRIORS:
+        return NAMED_PRIORS[hyper['prior_file']](int(hyper['n_required']))
     return load_prior(resolve_prior_path(hyper['prior_file']))
 
 
@@ -135,8 +138,7 @@ def _end_of_epoch(model, hyper, test_batches, log, grad_log, steps):
 
 def _prepare_resume(resume_dir, hyper, run_with_sample):
     config = ex.read_config(resume_dir)
-    saved = config['hyper']
-    h = validate_hyper(saved)
+    h = validate_hyper(saved_hyper(config['hyper']))
     if hyper is not None:
         wanted = validate_hyper(hyper, run_with_sample)
         differ = sorted(k for k in VALID_KEYS if k not in RESUME_MAY_CHANGE + DERIVED_KEYS
@@ -303,7 +305,7 @@ def load_trained_vae(run_dir, epoch=None):
     """
     run_dir = Path(run_dir)
     config = ex.read_config(run_dir)
-    h = {**default_hyper(), **config['hyper']}  # keys added after the run was made take their defaults
+    h = {**default_hyper(), **saved_hyper(config['hyper'])}  # keys added since: the settings the run had
     data = config.get('data')
     if data is None:
         spec = load_dataset(h['dataset_name'], h['architecture'], run_with_sample=True)

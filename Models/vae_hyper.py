@@ -9,8 +9,22 @@ No TensorFlow import: the grid scripts' `--status` and the run keys of `Utils/ru
 from pathlib import Path
 
 from Utils import experiment as ex
-from Utils.load_data import ARCHITECTURES, DATASETS
+from Utils.load_data import ARCHITECTURES, DATASETS, LIKELIHOODS
 from Utils.paths import prior_file_name
+
+LEARNED_PRIOR = 'learned'
+PRIOR_NAMES = ('original_logistic', 'standard_normal', LEARNED_PRIOR)
+"""Named values of `prior_file` (Utils.general.NAMED_PRIORS, plus 'learned': the learned uniform prior file)."""
+DEFAULT_PRIORS = {('IGR_I', False): 'original_logistic', ('IGR_Planar', False): 'original_logistic',
+                  ('IGR_I', True): 'standard_normal', ('IGR_Planar', True): 'standard_normal',
+                  ('IGR_SB_Finite', False): LEARNED_PRIOR, ('IGR_SB_Finite', True): LEARNED_PRIOR,
+                  ('IGR_SB', False): LEARNED_PRIOR, ('IGR_SB', True): LEARNED_PRIOR}
+"""(family, has Gaussian latents) -> the prior the original code gave that model (5eaac6f, Models/OptVAE.py): the
+discrete IGR-I / IGR-Planar VAEs `initialize_mu_and_xi_for_logistic`, the JointVAE ones N(0, 1) (never set), the
+stick-breaking ones a learned file."""
+DECODER_OUTPUTS = ('elu', 'linear')
+SAVED_WITHOUT = {'decoder_output': 'linear'}
+"""Keys added after runs were made -> the setting a saved config without them was trained with."""
 
 MODEL_TYPES = {
     'GS_Dis': ('GS', False), 'IGR_I_Dis': ('IGR_I', False), 'IGR_Planar_Dis': ('IGR_Planar', False),
@@ -55,10 +69,15 @@ HYPER_KEYS = {
     'num_of_repetitions': 'runs per case in run_vae_for_all_cases (seeds seed, seed+1, ...)',
     'truncation_option': "IGR-SB truncation statistic: 'quantile' or 'max'",
     'threshold': 'IGR-SB stick precision in (0, 1)',
-    'prior_file': 'IGR prior pickle: None = Results/mu_xi_unif_<K>_<family>.pkl (IGR_Planar uses IGR_I); a bare '
-                  'file name is looked up in Results/, a path is used as is',
+    'prior_file': "IGR prior: None = the original's for the model (DEFAULT_PRIORS); 'original_logistic' (mu0 = "
+                  "log(1/(n-1)), sigma0 = exp(0.5413)), 'standard_normal', 'learned' (Results/mu_xi_unif_<K>_<family>"
+                  ".pkl, IGR_Planar uses IGR_I's), or a pickle: a bare file name is looked up in Results/, a path is "
+                  'used as is',
     'run_closed_form_kl': 'IGR: closed-form Gaussian KL (True) or the sampled one (False); GS always samples',
     'width_height': 'SOP only (accepted and ignored here)',
+    'decoder_output': "activation of the decoder's last layer: None = 'elu' for the Gaussian likelihood (fmnist, "
+                      "celeb_a; the original's, which bounds the per-pixel log-density by 0.242 nats), 'linear' for "
+                      "the Bernoulli one; 'linear' or 'elu' to choose",
     'iter_per_epoch': 'derived: training steps per epoch (len(train) // batch_n)',
     # keys added by this implementation
     'seed': 'seed of the weights, the data order and the noise',
@@ -98,6 +117,7 @@ def default_hyper():
         'iter_per_epoch': None, 'seed': 0, 'save_every': 1, 'monitor_gradients': False, 'jit_compile': ex.JIT_AUTO,
         'discrete_probs': 'exact', 'latent_discrete_n': None, 'log_likelihood_samples': DEFAULT_LL_SAMPLES,
         'straight_through': False, 'keep_checkpoints': 2, 'keep_epochs': (), 'intra_op_threads': 0,
+        'decoder_output': None,
     }
 
 
@@ -126,7 +146,10 @@ def _check_values(h):
     for key in ('cont_c_linspace', 'disc_c_linspace'):
         ex.check_linspace(key, h[key])
     if h['prior_file'] is not None and not isinstance(h['prior_file'], (str, Path)):
-        raise ex.HyperError(f'bad prior_file {h["prior_file"]!r}: expected None or a path')
+        raise ex.HyperError(f'bad prior_file {h["prior_file"]!r}: expected None, one of {", ".join(PRIOR_NAMES)} or '
+                            f'a path')
+    if h['decoder_output'] is not None:
+        ex.check_choice('decoder_output', h['decoder_output'], DECODER_OUTPUTS)
     family = MODEL_TYPES[h['model_type']][0]
     if family == 'GS' and h['n_required'] < 2:
         raise ex.HyperError(f'bad n_required {h["n_required"]!r}: GS needs at least 2 categories')
@@ -139,7 +162,9 @@ def complete_hyper(hyper):
     - Gaussian latents: num_of_norm_param 2 and num_of_norm_var >= 1 for mixed models (latent_norm_n must be >= 1);
       all three set to 0 for *_Dis models;
     - latent_discrete_n: categories per variable, n_required (GS) or n_required + 1 (IGR);
-    - prior_file: the learned uniform prior for IGR families when not given (IGR_Planar uses IGR_I's), None for GS;
+    - prior_file: the original's prior of the model when not given (DEFAULT_PRIORS); 'learned' becomes the learned
+      uniform prior's file name (IGR_Planar uses IGR_I's); None for GS;
+    - decoder_output: 'elu' for the Gaussian likelihood, 'linear' for the Bernoulli one, when not given;
     - batch_n: 5 in smoke mode (run_with_sample);
     - jit_compile: 'auto' resolved to True or False (`XLA_WINS`).
     """
@@ -157,11 +182,13 @@ def complete_hyper(hyper):
     h['latent_discrete_n'] = int(h['n_required']) + (0 if is_gs else 1)
     if is_gs:
         h['prior_file'] = None
-    elif h['prior_file'] is None:
-        prior_family = 'IGR_I' if family == 'IGR_Planar' else family
-        h['prior_file'] = prior_file_name(h['latent_discrete_n'], prior_family)
     else:
-        h['prior_file'] = str(h['prior_file'])
+        prior = DEFAULT_PRIORS[family, mixed] if h['prior_file'] is None else str(h['prior_file'])
+        if prior == LEARNED_PRIOR:
+            prior = prior_file_name(h['latent_discrete_n'], 'IGR_I' if family == 'IGR_Planar' else family)
+        h['prior_file'] = prior
+    if h['decoder_output'] is None:
+        h['decoder_output'] = 'elu' if LIKELIHOODS[h['dataset_name']] == 'gaussian' else 'linear'
     if h['run_with_sample']:
         h['batch_n'] = SMOKE_BATCH_N
     h['jit_compile'] = ex.resolve_jit_compile(h['jit_compile'], XLA_WINS[h['architecture']], h['run_with_sample'])
@@ -170,6 +197,12 @@ def complete_hyper(hyper):
             h[key] = tuple(h[key])
     h['keep_epochs'] = tuple(sorted(int(e) for e in h['keep_epochs']))
     return h
+
+
+def saved_hyper(hyper):
+    """The hyper of a saved config.json, with the settings it was trained with for keys added since
+    (SAVED_WITHOUT): a Fashion-MNIST run made before `decoder_output` existed had a linear decoder output."""
+    return {**SAVED_WITHOUT, **hyper}
 
 
 def validate_hyper(hyper, run_with_sample=None):

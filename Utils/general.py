@@ -136,6 +136,36 @@ def save_prior(path, mu, xi):
         pickle.dump({'mu': mu, 'xi': xi}, f)
 
 
+ORIGINAL_LOGISTIC_XI = 0.5413
+"""xi0 of the original code's IGR-I / IGR-Planar VAE prior: softplus^-1(1) = log(e - 1) = 0.5413 to four digits,
+as the original wrote it; sigma0 = exp(0.5413) = 1.718."""
+
+
+def original_logistic_prior(n):
+    """The prior the original code gave its discrete IGR-I and IGR-Planar VAEs, {'mu', 'xi'} float32 (1, n, 1, 1).
+
+    mu0 = log((1/n) / (1 - 1/n)) = log(1/(n - 1)) and xi0 = 0.5413 in each of the n Gaussian dimensions
+    (5eaac6f, `Utils/general.py: initialize_mu_and_xi_for_logistic`, n = 9 for 10 categories: mu0 = log(1/8) = -2.079).
+    The original also added N(0, 0.01) jitter that was never seeded; it is left out, so runs are reproducible.
+    """
+    n = int(n)
+    if n < 2:
+        raise ValueError(f'bad n {n}: the original logistic prior needs at least 2 Gaussian dimensions')
+    mu = np.full((1, n, 1, 1), np.log(1. / (n - 1.)), dtype=np.float32)
+    return {'mu': mu, 'xi': np.full((1, n, 1, 1), ORIGINAL_LOGISTIC_XI, dtype=np.float32)}
+
+
+def standard_normal_prior(n):
+    """N(0, 1) in each of the n Gaussian dimensions, {'mu', 'xi'} float32 (1, n, 1, 1): the original JointVAE IGR-I
+    and IGR-Planar models never set their prior, which stayed at mu0 = xi0 = 0."""
+    zeros = np.zeros((1, int(n), 1, 1), dtype=np.float32)
+    return {'mu': zeros, 'xi': zeros.copy()}
+
+
+NAMED_PRIORS = {'original_logistic': original_logistic_prior, 'standard_normal': standard_normal_prior}
+"""Priors given by name (hyper `prior_file`) instead of a pickle: name -> f(n Gaussian dimensions)."""
+
+
 def load_prior(path):
     """Load a prior pickle written by `save_prior`; returns {'mu', 'xi'} float32 arrays shaped (1, n, 1, 1)."""
     path = Path(path)

@@ -30,6 +30,8 @@ FMNIST_DEFAULT_DIR = '/usr/share/datasets/fashion-mnist'
 FMNIST_FILES = {'x_train': 'train-images-idx3-ubyte.gz', 'y_train': 'train-labels-idx1-ubyte.gz',
                 'x_test': 't10k-images-idx3-ubyte.gz', 'y_test': 't10k-labels-idx1-ubyte.gz'}
 DATASETS = ('mnist', 'fmnist', 'celeb_a', 'omniglot')
+LIKELIHOODS = {'mnist': 'bernoulli', 'fmnist': 'gaussian', 'celeb_a': 'gaussian', 'omniglot': 'bernoulli'}
+"""dataset -> likelihood of its decoder: binarized images are Bernoulli, the others Gaussian."""
 ARCHITECTURES = ('dense', 'conv_jointvae')
 SMOKE_TRAIN_N, SMOKE_TEST_N = 40, 20
 SMOKE_TRAIN_ENV = 'IGR_SMOKE_TRAIN_N'
@@ -329,15 +331,15 @@ def load_dataset(dataset_name, architecture='dense', run_with_sample=False):
     check_choice('architecture', architecture, ARCHITECTURES)
     if dataset_name == 'mnist':
         x_train, x_test = _prepare_grey(load_mnist(), 256., architecture, True, run_with_sample)
-        return DataSpec(dataset_name, x_train, x_test, 'bernoulli')
+        return DataSpec(dataset_name, x_train, x_test, LIKELIHOODS[dataset_name])
     if dataset_name == 'fmnist':
         x_train, x_test = _prepare_grey(load_fmnist(), 255., architecture, False, run_with_sample)
-        return DataSpec(dataset_name, x_train, x_test, 'gaussian')
+        return DataSpec(dataset_name, x_train, x_test, LIKELIHOODS[dataset_name])
     if dataset_name == 'omniglot':
         x_train, x_test = _load_omniglot(architecture, run_with_sample)
-        return DataSpec(dataset_name, x_train, x_test, 'bernoulli')
+        return DataSpec(dataset_name, x_train, x_test, LIKELIHOODS[dataset_name])
     x_train, x_test = _load_celeb_a(run_with_sample)
-    return DataSpec(dataset_name, x_train, x_test, 'gaussian')
+    return DataSpec(dataset_name, x_train, x_test, LIKELIHOODS[dataset_name])
 
 
 def test_batch_size(n_test, limit=1000):

@@ -29,6 +29,8 @@ KEY_EXCLUDED = ('epochs', 'save_every', 'jit_compile', 'num_of_repetitions', 'it
                 'log_likelihood_samples', 'keep_checkpoints', 'keep_epochs', 'intra_op_threads')
 """Hyper keys that do not change what is trained: a run with more epochs, other checkpoint settings, XLA on or
 another thread count is the same cell (XLA and the thread count change float rounding only)."""
+KEY_OMITTED_VALUES = {'decoder_output': 'linear'}
+"""Keys added after runs were made leave the key when they hold the setting those runs had, so their keys stand."""
 KEY_LENGTH = 10
 LOCK_FILE = 'lock'
 LOCK_REFRESH_SECONDS = 60.
@@ -55,7 +57,8 @@ def _canonical(value):
 
 def run_key(completed_hyper, excluded=KEY_EXCLUDED):
     """Stable hex key of a completed hyper dict, without the `excluded` keys."""
-    kept = {k: v for k, v in completed_hyper.items() if k not in excluded}
+    kept = {k: v for k, v in completed_hyper.items()
+            if k not in excluded and not (k in KEY_OMITTED_VALUES and v == KEY_OMITTED_VALUES[k])}
     text = json.dumps(_canonical(kept), sort_keys=True, separators=(',', ':'))
     return hashlib.sha256(text.encode()).hexdigest()[:KEY_LENGTH]
 
@@ -71,7 +74,9 @@ def key_of_config(config):
     if module is None:
         return None
     try:
-        return run_key(importlib.import_module(module).validate_hyper(dict(config['hyper'])))
+        module = importlib.import_module(module)
+        saved = getattr(module, 'saved_hyper', dict)
+        return run_key(module.validate_hyper(saved(dict(config['hyper']))))
     except (ValueError, KeyError, TypeError):
         return None
 
@@ -246,10 +251,13 @@ class RunStore:
         validate: the experiment's TF-free `validate_hyper(hyper) -> completed hyper`.
         headline: metric shown for a finished run in `--status` and skip lines ('TeELBO', 'TeNLL').
         log_dir: default `Utils.paths.log_dir()`.
+        saved: the experiment's `saved_hyper(hyper)`, applied to a folder's config.json before `validate` (settings
+            of keys added since the folder was made); default none.
     """
 
-    def __init__(self, experiment, validate, headline, log_dir=None):
+    def __init__(self, experiment, validate, headline, log_dir=None, saved=dict):
         self.experiment, self.validate, self.headline = experiment, validate, headline
+        self.saved = saved
         self.log_dir = Path(log_dir) if log_dir is not None else paths.log_dir()
         self._index = None
 
@@ -265,7 +273,7 @@ class RunStore:
                 if not isinstance(config, dict) or config.get('experiment') != self.experiment:
                     continue
                 try:
-                    key = run_key(self.validate(dict(config['hyper'])))
+                    key = run_key(self.validate(self.saved(dict(config['hyper']))))
                 except (ValueError, KeyError, TypeError):
                     continue
                 status = read_json_or_none(path / 'status.json') or {}

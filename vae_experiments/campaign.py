@@ -18,6 +18,8 @@ left to it. After a VAE run finishes, its kept checkpoints are evaluated (`vae_e
 TeLLD at S = 100, Figure 5's vertex distances and the gradient variance at epochs 10, 25, 50 and 100) and its records
 are copied to `Results/runs_paper/` (`Utils/ship_runs.py`; no weights). SIGTERM or SIGINT to this driver stops its
 runs at the end of their current step, with a checkpoint (exit code 3); run it again to resume.
+`--budget evidence` runs the 10-epoch cells of Results/runs the same way (their MNIST runs evaluated at epochs 1 and
+10), for instance to re-make the cells a change of the model gave new run keys.
 """
 import sys
 import pathlib
@@ -35,8 +37,16 @@ from Utils import paths  # noqa: E402
 from Utils.runstore import EXIT_INTERRUPTED, EXIT_LOCKED  # noqa: E402
 
 PARTS = ('mnist', 'sop', 'fmnist', 'jv')
-SHIP_TO = 'runs_paper'
-MNIST_PRESETS = ('paper_mnist_cv', 'paper_mnist_20')
+BUDGETS = {
+    'paper': {'mnist': ('paper_mnist_cv', 'paper_mnist_20'), 'fmnist': ('paper_fmnist_cv',), 'jv': 'paper_mnist',
+              'sop': 'paper', 'ship_to': 'runs_paper', 'evaluate_epochs': None},
+    'evidence': {'mnist': ('evidence_mnist_cv', 'evidence_mnist_20'), 'fmnist': ('evidence_fmnist_cv',),
+                 'jv': 'evidence_mnist', 'sop': 'evidence', 'ship_to': 'runs', 'evaluate_epochs': (1, 10)},
+}
+"""Budget -> the presets of each part, where the records go in Results/, and the checkpoint epochs evaluated after a
+MNIST run (None: its milestones, `keep_epochs`)."""
+THREADS = 1
+"""Intra-op threads of every run (`--set intra_op_threads=1`, recorded in config.json): one run is pinned to a core."""
 
 
 @dataclass(frozen=True)
@@ -52,7 +62,7 @@ class Task:
     @property
     def args(self):
         preset = [] if self.script.endswith('sop.py') else ['--preset', self.preset]
-        return preset + ['--cell', str(self.index)]
+        return preset + ['--cell', str(self.index), '--set', f'intra_op_threads={THREADS}']
 
     @property
     def env(self):
@@ -64,7 +74,7 @@ class Task:
                 f'({self.script.split("/")[-1]} {" ".join(self.args)})')
 
 
-def _discrete_tasks(part, presets, models):
+def _discrete_tasks(part, presets, models, milestones):
     from vae_experiments import discrete_grid as grid
     cells = {preset: grid.grid_cells(preset) for preset in presets}
     seeds = sorted({c['seed'] for cs in cells.values() for c in cs})
@@ -73,7 +83,7 @@ def _discrete_tasks(part, presets, models):
         for preset in presets:
             for i, cell in enumerate(cells[preset]):
                 if cell['seed'] == seed and (not models or cell['model_type'] in models):
-                    tasks.append(Task(part, 'vae_experiments/discrete_grid.py', preset, i, cell, True))
+                    tasks.append(Task(part, 'vae_experiments/discrete_grid.py', preset, i, cell, milestones))
     return tasks
 
 
@@ -83,23 +93,24 @@ def _seed_major(part, script, preset, cells, models, milestones):
             if not models or cells[i]['model_type'] in models]
 
 
-def plan(parts=PARTS, models=()):
+def plan(parts=PARTS, models=(), budget='paper'):
     """The campaign's tasks in the order they are run."""
+    presets = BUDGETS[budget]
     tasks = []
     for part in parts:
         if part == 'mnist':
-            tasks += _discrete_tasks(part, MNIST_PRESETS, models)
+            tasks += _discrete_tasks(part, presets['mnist'], models, True)
         elif part == 'fmnist':
-            tasks += _discrete_tasks(part, ('paper_fmnist_cv',), models)
+            tasks += _discrete_tasks(part, presets['fmnist'], models, False)
         elif part == 'jv':
             from vae_experiments import jv_grid
-            tasks += _seed_major(part, 'vae_experiments/jv_grid.py', 'paper_mnist', jv_grid.grid_cells('paper_mnist'),
-                                 models, False)
+            tasks += _seed_major(part, 'vae_experiments/jv_grid.py', presets['jv'],
+                                 jv_grid.grid_cells(presets['jv']), models, False)
         elif part == 'sop':
             from structure_output_prediction import sop
             from Utils.grid import enumerate_cells
-            hyper, model_cases, temps, seeds = sop.settings('paper')
-            tasks += _seed_major(part, 'structure_output_prediction/sop.py', 'paper',
+            hyper, model_cases, temps, seeds = sop.settings(presets['sop'])
+            tasks += _seed_major(part, 'structure_output_prediction/sop.py', presets['sop'],
                                  enumerate_cells(hyper, model_cases, None, temps, seeds), models, False)
         else:
             raise SystemExit(f'campaign: unknown part {part!r}; valid parts are: {", ".join(PARTS)}')
@@ -125,8 +136,9 @@ def state_of(task, log_dir):
 class Campaign:
     """Workers, one per core, taking the next cell that is neither finished nor taken."""
 
-    def __init__(self, tasks, cores, log_dir, python, say=print):
+    def __init__(self, tasks, cores, log_dir, python, say=print, budget='paper'):
         self.tasks, self.cores, self.log_dir, self.python = tasks, cores, log_dir, python
+        self.ship_to, self.evaluate_epochs = BUDGETS[budget]['ship_to'], BUDGETS[budget]['evaluate_epochs']
         self.say = say
         self.lock = threading.Lock()
         self.taken = set()
@@ -163,15 +175,16 @@ class Campaign:
     def _after(self, core, task, folder):
         """Evaluate a finished run's kept checkpoints (VAE) and ship its records."""
         if task.milestones and folder is not None and not self.stopping:
-            code, err = self._run(core, ['vae_experiments/milestones.py', '--run-dir', str(folder)])
+            epochs = ['--epochs', *map(str, self.evaluate_epochs)] if self.evaluate_epochs else []
+            code, err = self._run(core, ['vae_experiments/milestones.py', '--run-dir', str(folder)] + epochs)
             if code != 0:
                 self.say(f'core {core}: milestone evaluation of {folder.name} exited {code}: {" | ".join(err)}')
                 self.failed.append(task)
         from Utils.ship_runs import ship
         with self.lock:
-            shipped = ship(self.log_dir, paths.results_dir(SHIP_TO))
+            shipped = ship(self.log_dir, paths.results_dir(self.ship_to))
         for name in shipped:
-            self.say(f'core {core}: shipped {name} to Results/{SHIP_TO}')
+            self.say(f'core {core}: shipped {name} to Results/{self.ship_to}')
 
     def worker(self, core):
         while not self.stopping:
@@ -224,9 +237,11 @@ def main(argv=None):
     parser.add_argument('--cores', type=int, nargs='+', default=[0], help='CPU cores, one run pinned to each')
     parser.add_argument('--models', default='', help='comma-separated model types to keep (default: all)')
     parser.add_argument('--plan', action='store_true', help='print the ordered cells and their state; run nothing')
+    parser.add_argument('--budget', default='paper', choices=list(BUDGETS),
+                        help='paper (Results/runs_paper, default) or evidence (the 10-epoch runs of Results/runs)')
     args = parser.parse_args(argv)
     models = tuple(m for m in args.models.split(',') if m)
-    tasks = plan(args.parts, models)
+    tasks = plan(args.parts, models, args.budget)
     log_dir = paths.log_dir()
     if args.plan:
         for n, task in enumerate(tasks):
@@ -237,7 +252,7 @@ def main(argv=None):
     if bad:
         raise SystemExit(f'campaign: bad --cores {bad}; valid cores are: {sorted(available)}')
     _say(f'campaign: {len(tasks)} cells, cores {args.cores}, log directory {log_dir}')
-    code = Campaign(tasks, args.cores, log_dir, sys.executable, _say).run()
+    code = Campaign(tasks, args.cores, log_dir, sys.executable, _say, args.budget).run()
     _say(f'campaign: done (exit {code})')
     return code
 

@@ -191,9 +191,9 @@ def run_cell(cell, smoke=False, run_dir=None):
 
 def run_store(log_dir=None):
     """The VAE run folders under the log directory, by cell (Utils/runstore.py)."""
-    from Models.vae_hyper import validate_hyper
+    from Models.vae_hyper import saved_hyper, validate_hyper
     from Utils.runstore import RunStore
-    return RunStore('vae', validate_hyper, 'TeELBO', log_dir)
+    return RunStore('vae', validate_hyper, 'TeELBO', log_dir, saved=saved_hyper)
 
 
 def parse_preset(argv, presets, default, description):

@@ -120,16 +120,17 @@ def evaluate_epoch(run_dir, epoch, say):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--run-dir', required=True, help='a VAE run folder with milestone checkpoints')
-    parser.add_argument('--epochs', type=int, nargs='+', default=None, help='default: every milestone kept')
+    parser.add_argument('--epochs', type=int, nargs='+', default=None,
+                        help='kept checkpoints to evaluate (default: every milestone, `keep_epochs`)')
     args = parser.parse_args(argv)
     run_dir = pathlib.Path(args.run_dir)
     if not (run_dir / 'config.json').is_file():
         raise SystemExit(f'milestones: no run folder {run_dir} (no config.json there)')
-    kept = ex.milestone_epochs(run_dir)
+    kept = ex.checkpoint_epochs(run_dir) if args.epochs else ex.milestone_epochs(run_dir)
     epochs = args.epochs or kept
     missing = sorted(set(epochs) - set(kept))
     if missing:
-        raise SystemExit(f'milestones: {run_dir.name} has no milestone checkpoint of epoch(s) {missing}; kept: {kept}')
+        raise SystemExit(f'milestones: {run_dir.name} has no checkpoint of epoch(s) {missing}; kept: {kept}')
     for epoch in epochs:
         evaluate_epoch(run_dir, epoch, lambda text: print(f'{run_dir.name} {text}', flush=True))
     return 0
