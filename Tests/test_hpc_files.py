@@ -135,3 +135,27 @@ def test_cuda_probe_line_is_dropped_only_without_a_gpu(tmp_path):
     assert 'E kept line' in result.stderr
     if not has_nvidia_device():
         assert 'cuInit' not in result.stderr, result.stderr
+
+
+def test_start_up_lines_are_dropped_and_real_warnings_and_tracebacks_kept():
+    """`--help` without TF_CPP_MIN_LOG_LEVEL prints its usage only; a warning and a traceback after the filter is on,
+    and a line from TensorFlow's C++ logging at the first XLA compilation, all still reach stderr (or are dropped)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    from Utils.tf_quiet import START_LINES
+    repo = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if k != 'TF_CPP_MIN_LOG_LEVEL'}
+    result = subprocess.run([sys.executable, 'vae_experiments/mnist_vae.py', '--help'], cwd=repo,
+                            capture_output=True, text=True, env=env)
+    assert result.returncode == 0 and result.stdout.startswith('usage:')
+    assert result.stderr == '', result.stderr
+    code = ('import sys, warnings; sys.path.insert(0, "."); from Utils.tf_quiet import import_tensorflow; '
+            'tf = import_tensorflow(); tf.function(lambda x: x * 2., jit_compile=True)(tf.ones(3)); '
+            'warnings.warn("a real warning"); raise RuntimeError("boom")')
+    result = subprocess.run([sys.executable, '-c', code], cwd=repo, capture_output=True, text=True, env=env)
+    assert result.returncode == 1
+    assert 'UserWarning: a real warning' in result.stderr and 'RuntimeError: boom' in result.stderr
+    assert 'Traceback (most recent call last)' in result.stderr
+    assert not any(marker in result.stderr for marker in START_LINES), result.stderr
