@@ -133,3 +133,10 @@ def test_report_regenerates_and_check_catches_edits(shipped, capsys):
     report.main([])
     (results / report.REPORT).write_text((results / report.REPORT).read_text().replace('| mnist |', '| MNIST |', 1))
     assert report.main(['--check']) == 1 and 'REPLICATION.md: a generated block differs' in capsys.readouterr().out
+
+
+def test_the_shipped_evidence_regenerates_exactly():
+    """`make replicate-check` inside `make test`: a code change can never silently change a shipped table."""
+    from vae_experiments import replication_report as report
+    results = paths.REPO_ROOT / 'Results'
+    assert report.check(results / 'runs', results) == []

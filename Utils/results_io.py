@@ -28,6 +28,11 @@ FINAL_FILE = 'final_metrics.json'
 LL_FILE = 'log_likelihood.json'
 LL_METRICS = ('TeLL', 'TeLL_se', 'TeLLD', 'TeLLD_se', 'TeLLD_prior_se', 'LL_S')
 
+VERTEX_FILE = 'vertex_distance.json'
+"""Figure 5's measure at kept checkpoints (`vae_experiments/milestones.py`): {'epochs': {epoch: summary}}."""
+GRADIENT_FILE = 'gradient_variance.csv'
+"""The gradient variance at kept checkpoints (`vae_experiments/milestones.py`), one row per epoch and target."""
+
 VAE_METRICS = ('TeELBO', 'TeELBOC', 'TeELBOD', 'TeJV', 'TeJVC', 'N', 'TrL', 'seconds')
 SOP_METRICS = ('TeNLL', 'TeNLLD', 'TeNLLMS', 'TrL', 'seconds')
 GROUP_KEYS = ('dataset_name', 'model_type', 'temp')
@@ -119,6 +124,21 @@ def log_likelihood_at(run_dir, epoch):
         return {}
     best = max(entries, key=lambda e: e['S'])
     return {'LL_S' if k == 'S' else k: best[k] for k in ('S',) + LL_METRICS[:-1] if k in best}
+
+
+def load_vertex_distances(run_dir):
+    """{epoch: summary} of a run's `vertex_distance.json` (median, p25, p75, images_within_0.2, samples_within_0.2,
+    variables_within_0.2, images, histogram); {} when the run has none."""
+    path = Path(run_dir) / VERTEX_FILE
+    if not path.is_file():
+        return {}
+    return {int(epoch): summary for epoch, summary in _read_json(path)['epochs'].items()}
+
+
+def load_gradient_variance(run_dir):
+    """A run's `gradient_variance.csv` as a DataFrame (empty when the run has none)."""
+    path = Path(run_dir) / GRADIENT_FILE
+    return pd.read_csv(path, float_precision='round_trip') if path.is_file() else pd.DataFrame()
 
 
 def _plain(value):

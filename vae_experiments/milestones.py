@@ -28,6 +28,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 from Utils import experiment as ex  # noqa: E402
+from Utils.results_io import GRADIENT_FILE, VERTEX_FILE  # noqa: E402
 
 LL_SAMPLES = 100
 LL_FROM_EPOCH = 10
@@ -35,7 +36,6 @@ VERTEX_SAMPLES = 100
 RADIUS = 0.2
 HISTOGRAM_EDGES = np.linspace(0., 1.5, 301)
 GRADIENT_DRAWS, GRADIENT_BATCH = 100, 64
-VERTEX_FILE, GRADIENT_FILE = 'vertex_distance.json', 'gradient_variance.csv'
 
 
 def vertex_summary(medians, samples_near, variables_near):

@@ -117,13 +117,83 @@ def comparisons():
     return out
 
 
+FIGURE_PANELS = {'cv': CV_TEMPS, '20': TEMPS_20}
+MODEL_RANK = {m: i for i, m in enumerate(('IGR_I_Dis', 'IGR_Planar_Dis', 'IGR_SB_Finite_Dis', 'GS_Dis'))}
+
+
+def _panel_of(model, temp):
+    return next((name for name, temps in FIGURE_PANELS.items()
+                 if model in temps and np.isclose(temps[model], temp)), None)
+
+
+def vertex_rows(runs, epoch=None):
+    """Figure 5's per-run rows from the runs' `vertex_distance.json` at `epoch` (None: the run's last epoch)."""
+    from Utils.results_io import load_vertex_distances
+    rows = []
+    for run in runs.itertuples(index=False):
+        panel = _panel_of(run.model_type, run.temp) if run.experiment == 'vae' else None
+        at = int(run.epochs_done) if epoch is None else int(epoch)
+        record = load_vertex_distances(run.run_dir).get(at) if panel else None
+        if record:
+            rows.append({'panel': panel, 'case': case_label(run.model_type, run.temp), 'run_name': run.run_name,
+                         'seed': int(run.seed), 'median': record['median'], 'p25': record['p25'],
+                         'p75': record['p75'], 'within_0.2': record['images_within_0.2'],
+                         'images': record['images'], 'samples_within_0.2': record['samples_within_0.2']})
+    return pd.DataFrame(rows)
+
+
+def gradient_rows(runs, epochs=None):
+    """The gradient-variance rows of the runs' own `gradient_variance.csv` (at `epochs`; None: all)."""
+    from Utils.results_io import load_gradient_variance
+    frames = [load_gradient_variance(d) for d in runs['run_dir']]
+    frames = [f[f['epoch'].isin(epochs)] if epochs is not None else f for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def merged_weight_records(runs, shipped_vertex, shipped_gradient):
+    """Figure 5's per-run csv and the gradient-variance csv of the evidence budget: the rows a run's own records give
+    (`vae_experiments/milestones.py`), and the shipped rows (computed from weights before they were dropped) of the
+    shipped runs that have no such records; rows of runs no longer shipped are dropped."""
+    names = set(runs['run_name'])
+    own_vertex = vertex_rows(runs)
+    own_gradient = gradient_rows(runs, epochs=(1, 10))
+    keep = lambda frame, column, own: frame[frame[column].isin(names - set(own.get(column, [])))] \
+        if frame is not None else pd.DataFrame()
+    vertex = pd.concat([keep(shipped_vertex, 'run_name', own_vertex), own_vertex], ignore_index=True)
+    if len(vertex):
+        order = [(list(FIGURE_PANELS).index(p), MODEL_RANK.get(r, 9), s) for p, r, s in
+                 zip(vertex['panel'], [runs.set_index('run_name').loc[n, 'model_type'] for n in vertex['run_name']],
+                     vertex['seed'])]
+        vertex = vertex.iloc[sorted(range(len(vertex)), key=order.__getitem__)].reset_index(drop=True)
+    gradient = pd.concat([keep(shipped_gradient, 'run', own_gradient), own_gradient], ignore_index=True)
+    if len(gradient):
+        gradient = gradient.sort_values(['run', 'epoch', 'target'], kind='stable').reset_index(drop=True)
+    return vertex, gradient
+
+
 def load_records(runs_dir, results_dir):
     from Utils.results_io import collect_runs
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         runs = collect_runs(runs_dir, finished_only=True)
-    read = lambda name: pd.read_csv(results_dir / name) if (results_dir / name).is_file() else None
+    read = lambda name: (pd.read_csv(results_dir / name, float_precision='round_trip')
+                         if (results_dir / name).is_file() else None)
     return replication.Records(runs, vertex=read(FIGURE5_RUNS), gradient_variance=read(GRADIENT_VARIANCE))
+
+
+def write_weight_records(runs_dir, results_dir):
+    """Refresh the evidence budget's Figure 5 and gradient-variance csv files from the runs' records."""
+    from Utils.results_io import collect_runs
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        runs = collect_runs(runs_dir, finished_only=True)
+    read = lambda name: (pd.read_csv(results_dir / name, float_precision='round_trip')
+                         if (results_dir / name).is_file() else None)
+    vertex, gradient = merged_weight_records(runs, read(FIGURE5_RUNS), read(GRADIENT_VARIANCE))
+    if len(vertex):
+        vertex.to_csv(results_dir / FIGURE5_RUNS, index=False)
+    if len(gradient):
+        gradient.to_csv(results_dir / GRADIENT_VARIANCE, index=False)
 
 
 PARTS = {
@@ -200,6 +270,7 @@ def write_all(runs_dir, results_dir):
     from structure_output_prediction import make_tables as sop_tables
     tables_dir = results_dir / 'tables'
     tables_dir.mkdir(parents=True, exist_ok=True)
+    write_weight_records(runs_dir, results_dir)
     log = str(runs_dir)
     quiet = contextlib.redirect_stdout(io.StringIO())
     with quiet, warnings.catch_warnings():
@@ -246,7 +317,7 @@ def check(runs_dir, results_dir):
                 (fresh / name).write_bytes((results_dir / name).read_bytes())
         write_all(runs_dir, fresh)
         pairs = [(f'tables/{t}.{ext}', fresh / 'tables' / f'{t}.{ext}') for t in TABLES for ext in ('md', 'csv')]
-        pairs += [(name, fresh / name) for name in FIGURE_DATA]
+        pairs += [(name, fresh / name) for name in FIGURE_DATA + (FIGURE5_RUNS, GRADIENT_VARIANCE)]
         for name, new in pairs:
             old = results_dir / name
             if not old.is_file() and not new.is_file():
