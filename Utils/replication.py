@@ -14,6 +14,10 @@ Verdict of a comparison (VERDICT_RULE): p < ALPHA and mean(d) > 0: 'supported'; 
 A claim's verdict: 'not supported' when any of its comparisons contradicts it, 'supported' when none does and
 more than half of them support it, 'not decidable' otherwise.
 
+The paper-budget report (5 seeds) uses WELCH_RULE instead: Welch's two-sided t-test on the per-seed values of the
+two cases (`Utils/significance.py`; the seeds of two models share only the data order, so they are not paired) with
+Holm's correction over the comparisons of each claim, and reports the difference with its 95% confidence interval.
+
 No TensorFlow import: this runs on the shipped csv/json records only.
 """
 import math
@@ -23,12 +27,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from Utils.results_io import select_runs
+from Utils import significance
+from Utils.results_io import LL_METRICS, log_likelihood_at, select_runs
 
 ALPHA = 0.05
 VERDICT_RULE = (f'paired over seeds, two-sided t-test: supported when p < {ALPHA} and IGR is better on average, not '
                 f'supported when p < {ALPHA} and IGR is worse, not decidable otherwise; a claim is not supported when '
                 f'any comparison contradicts it, supported when none does and more than half support it')
+WELCH_RULE = (f'Welch\'s two-sided t-test on the per-seed values of the IGR case and the GS case (not paired: two '
+              f'models\' runs of one seed share only the data order), p-values Holm-corrected over the comparisons of '
+              f'each claim; a comparison is supported when the corrected p < {ALPHA} and IGR is better on average, not '
+              f'supported when the corrected p < {ALPHA} and IGR is worse, not decidable otherwise; a claim is not '
+              f'supported when any comparison contradicts it, supported when none does and more than half support it')
 SUPPORTED, NOT_SUPPORTED, UNDECIDED = 'supported', 'not supported', 'not decidable'
 
 
@@ -141,17 +151,26 @@ class Comparison:
 
 
 class Records:
-    """The inputs of the comparisons: the shipped runs and the csv files computed from their weights."""
+    """The inputs of the comparisons: the shipped runs and the csv files computed from their weights.
 
-    def __init__(self, runs, vertex=None, gradient_variance=None):
-        self.runs = runs
+    With `epoch`, every value is read at that epoch of the runs (metrics.csv, log_likelihood.json, the vanished
+    share up to it); a run that did not reach it gives no value. `vertex` and `gradient_variance` are then expected
+    to hold that epoch's rows.
+    """
+
+    def __init__(self, runs, vertex=None, gradient_variance=None, epoch=None):
+        self.runs, self.epoch = runs, epoch
         self.vertex = vertex if vertex is not None else pd.DataFrame(columns=['case', 'panel', 'seed'])
         self.gradient_variance = gradient_variance if gradient_variance is not None else pd.DataFrame(
             columns=['model', 'temp', 'epoch', 'target', 'run'])
 
     def final(self, case, metric):
-        """Final-epoch `metric` per seed (Table 1-3 values)."""
-        return _by_seed(select_runs(self.runs, **case.where), metric)
+        """Final-epoch `metric` per seed (Table 1-3 values), or its value at `self.epoch`."""
+        rows = select_runs(self.runs, **case.where)
+        if self.epoch is None:
+            return _by_seed(rows, metric)
+        return pd.Series({int(seed): _value_at(run_dir, metric, self.epoch)
+                          for seed, run_dir in zip(rows['seed'], rows['run_dir'])}, dtype=float)
 
     def vanished(self, case, metric):
         """Mean over training epochs of the percentage of vanished gradients (`gradients.csv`, Figure 4)."""
@@ -160,7 +179,10 @@ class Records:
         for seed, run_dir in zip(rows['seed'], rows['run_dir']):
             path = Path(run_dir) / 'gradients.csv'
             if path.is_file():
-                values[int(seed)] = float(pd.read_csv(path)[metric].mean())
+                frame = pd.read_csv(path)
+                if self.epoch is not None:
+                    frame = frame[frame['epoch'] <= self.epoch] if frame['epoch'].max() >= self.epoch else frame[:0]
+                values[int(seed)] = float(frame[metric].mean()) if len(frame) else math.nan
         return pd.Series(values, dtype=float)
 
     def drop(self, case, metric):
@@ -179,11 +201,24 @@ class Records:
     def variance(self, case, metric):
         """The gradient-variance diagnostic of a run's checkpoint (`vae_experiments/gradient_variance.py`)."""
         g = self.gradient_variance
+        epoch = case.where['epoch'] if case.where['epoch'] is not None else self.epoch
         rows = g[(g['model'] == case.where['model_type']) & np.isclose(g['temp'], case.where['temp'])
-                 & (g['epoch'] == case.where['epoch']) & (g['target'] == case.where['target'])]
+                 & (g['epoch'] == epoch) & (g['target'] == case.where['target'])]
         seeds = dict(zip(self.runs['run_name'], self.runs['seed']))
         rows = rows.assign(seed=[seeds.get(r) for r in rows['run']], run_name=rows['run']).dropna(subset=['seed'])
         return _by_seed(rows, metric)
+
+
+def _value_at(run_dir, metric, epoch):
+    """`metric` of a run at `epoch`: its metrics.csv row, or its log-likelihood there (largest S); NaN if absent."""
+    if metric in LL_METRICS:
+        return float(log_likelihood_at(run_dir, epoch).get(metric, math.nan))
+    path = Path(run_dir) / 'metrics.csv'
+    if not path.is_file():
+        return math.nan
+    frame = pd.read_csv(path, float_precision='round_trip')
+    row = frame[frame['epoch'] == epoch]
+    return float(row[metric].iloc[0]) if len(row) and metric in row else math.nan
 
 
 SOURCES = {'final': Records.final, 'vanished': Records.vanished, 'drop': Records.drop,
@@ -191,18 +226,43 @@ SOURCES = {'final': Records.final, 'vanished': Records.vanished, 'drop': Records
 """source name -> how a comparison's per-seed values are read."""
 
 
-def evaluate(comparisons, records):
-    """One row per comparison (its context, cases, metric and the paired statistics)."""
+def welch_comparison(a, b, higher_is_better=True):
+    """Welch's comparison of two per-seed Series: the columns of `paired_comparison` (diff_std: the standard error)
+    plus ci_low, ci_high and df; the verdict is set by `evaluate` after Holm's correction."""
+    a, b = a.dropna(), b.dropna()
+    test = significance.welch(a.to_numpy(float), b.to_numpy(float), higher_is_better)
+    std = lambda v: float(np.std(v, ddof=1)) if len(v) > 1 else math.nan
+    mean = lambda v: float(np.mean(v)) if len(v) else math.nan
+    return {'n': min(len(a), len(b)), 'seeds': ' '.join(str(s) for s in sorted(set(a.index) | set(b.index))),
+            'a_mean': mean(a), 'a_std': std(a), 'b_mean': mean(b), 'b_std': std(b), 'diff_mean': test['diff'],
+            'diff_std': test['se'], 'ci_low': test['ci_low'], 'ci_high': test['ci_high'], 'df': test['df'],
+            'wins': math.nan, 't': test['t'], 'p': test['p']}
+
+
+RULES = {'paired': paired_comparison, 'welch': welch_comparison}
+
+
+def evaluate(comparisons, records, rule='paired'):
+    """One row per comparison (its context, cases, metric and the statistics of `rule`, 'paired' or 'welch'; with
+    'welch' also p_holm, the p-value Holm-corrected within the claim, which decides the verdict)."""
+    if rule not in RULES:
+        raise ValueError(f'unknown rule {rule!r}; valid choices are: {", ".join(RULES)}')
     rows = []
     for c in comparisons:
         if c.source not in SOURCES:
             raise ValueError(f'unknown source {c.source!r}; valid choices are: {", ".join(SOURCES)}')
         read = SOURCES[c.source]
-        stats = paired_comparison(read(records, c.a, c.metric), read(records, c.b, c.metric), c.higher_is_better)
+        stats = RULES[rule](read(records, c.a, c.metric), read(records, c.b, c.metric), c.higher_is_better)
         rows.append({'claim': c.claim, 'context': c.context, 'metric': c.metric,
                      'better': 'higher' if c.higher_is_better else 'lower', 'a': c.a.label, 'b': c.b.label,
                      **stats})
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    if rule == 'welch' and len(table):
+        table['p_holm'] = np.nan
+        for _, index in table.groupby('claim', sort=False).groups.items():
+            table.loc[index, 'p_holm'] = significance.holm(table.loc[index, 'p'].to_numpy(float))
+        table['verdict'] = [comparison_verdict(d, p) for d, p in zip(table['diff_mean'], table['p_holm'])]
+    return table
 
 
 def _number(value, digits):
@@ -229,14 +289,21 @@ def claims_markdown(table, claims):
         if not len(rows):
             parts.append('No runs for this claim.\n\n')
             continue
-        parts.append('| context | metric | IGR case | GS case | IGR | GS | IGR - GS (better > 0) | wins | p | '
-                     'verdict |\n|---|---|---|---|---|---|---|---|---|---|\n')
+        welch = 'p_holm' in rows
+        parts.append('| context | metric | IGR case | GS case | IGR | GS | IGR - GS (better > 0) | '
+                     + ('95% CI | n | p | p (Holm) | verdict |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n'
+                        if welch else 'wins | p | verdict |\n|---|---|---|---|---|---|---|---|---|---|\n'))
         for _, r in rows.iterrows():
             digits = _digits(rows[rows['metric'] == r['metric']])
             mean_std = lambda m, s: f'{_number(m, digits)} ± {_number(s, digits)}'
-            parts.append(f'| {r["context"]} | {r["metric"]} ({r["better"]} is better) | {r["a"]} | {r["b"]} | '
-                         f'{mean_std(r["a_mean"], r["a_std"])} | {mean_std(r["b_mean"], r["b_std"])} | '
-                         f'{mean_std(r["diff_mean"], r["diff_std"])} | {r["wins"]}/{r["n"]} | '
-                         f'{_number(r["p"], 3)} | {r["verdict"]} |\n')
+            start = (f'| {r["context"]} | {r["metric"]} ({r["better"]} is better) | {r["a"]} | {r["b"]} | '
+                     f'{mean_std(r["a_mean"], r["a_std"])} | {mean_std(r["b_mean"], r["b_std"])} | ')
+            if welch:
+                parts.append(start + f'{_number(r["diff_mean"], digits)} | [{_number(r["ci_low"], digits)}, '
+                             f'{_number(r["ci_high"], digits)}] | {r["n"]} | {_number(r["p"], 3)} | '
+                             f'{_number(r["p_holm"], 3)} | {r["verdict"]} |\n')
+            else:
+                parts.append(start + f'{mean_std(r["diff_mean"], r["diff_std"])} | {r["wins"]}/{r["n"]} | '
+                             f'{_number(r["p"], 3)} | {r["verdict"]} |\n')
         parts.append('\n')
     return ''.join(parts)

@@ -28,7 +28,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 from Utils import experiment as ex  # noqa: E402
-from Utils.results_io import GRADIENT_FILE, VERTEX_FILE  # noqa: E402
+from Utils.results_io import GRADIENT_COLUMNS, GRADIENT_FILE, VERTEX_FILE  # noqa: E402
 
 LL_SAMPLES = 100
 LL_FROM_EPOCH = 10
@@ -63,7 +63,6 @@ def gradient_epochs(run_dir):
 
 
 def append_gradient_rows(run_dir, rows):
-    from vae_experiments.gradient_variance import COLUMNS
     path = pathlib.Path(run_dir) / GRADIENT_FILE
     old = []
     if path.is_file():
@@ -71,7 +70,7 @@ def append_gradient_rows(run_dir, rows):
             old = list(csv.DictReader(handle))
     tmp = path.with_name(path.name + '.tmp')
     with open(tmp, 'w', newline='') as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(COLUMNS))
+        writer = csv.DictWriter(handle, fieldnames=list(GRADIENT_COLUMNS))
         writer.writeheader()
         writer.writerows(sorted(old + rows, key=lambda r: (int(r['epoch']), r['target'])))
     tmp.replace(path)

@@ -29,6 +29,7 @@ import json  # noqa: E402
 import re  # noqa: E402
 import tempfile  # noqa: E402
 import warnings  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -37,15 +38,36 @@ import pandas as pd  # noqa: E402
 from Utils import paths, replication  # noqa: E402
 from Utils.viz_vae import case_label, model_label  # noqa: E402
 from Utils.replication import Case, Comparison  # noqa: E402
-from Utils.results_io import select_runs  # noqa: E402
+from Utils.results_io import GRADIENT_COLUMNS, select_runs  # noqa: E402
 from vae_experiments.discrete_grid import CV_TEMPS, TEMPS_20  # noqa: E402
 
 REPORT = 'REPLICATION.md'
 FIGURE5_RUNS = 'figure5_posterior_vertex_distance_mnist_runs.csv'
-GRADIENT_VARIANCE = 'gradient_variance_mnist_evidence.csv'
 TABLES = ('table1', 'table2', 'table3', 'log_likelihood', 'claims', 'budget')
 FIGURE_DATA = ('figure3_elbo_mnist.csv', 'figure3_elbo_fmnist.csv', 'figure4_vanished_gradients_mnist.csv')
 """Files --check compares (under Results/tables and Results/); pictures are redrawn but not compared."""
+
+@dataclass(frozen=True)
+class Budget:
+    """A budget of the report: where its records are, where its tables go and how claims are decided."""
+    name: str
+    runs: str                 # run records under Results/
+    out: str                  # its tables/ and figure data under Results/ ('' = Results/ itself)
+    blocks: str               # prefix of its generated blocks in REPLICATION.md
+    rule: str                 # 'paired' or 'welch' (Utils/replication.py)
+    gradient_file: str        # its gradient-variance csv
+    merge_shipped: bool       # Figure 5 / gradient csv rows computed from weights are shipped inputs too
+    variance_epochs: tuple    # checkpoints of the gradient-variance comparisons
+    training_epochs: tuple    # epochs of the verdict-by-training table (none: no table)
+
+
+BUDGETS = {
+    'evidence': Budget('evidence', 'runs', '', '', 'paired', 'gradient_variance_mnist_evidence.csv', True, (1, 10),
+                       ()),
+    'paper': Budget('paper', 'runs_paper', 'paper', 'paper.', 'welch', 'gradient_variance_mnist.csv', False,
+                    (1, 100), (10, 25, 50, 100)),
+}
+"""The 10-epoch, 3-seed evidence and the paper's budget (100 epochs and 5 seeds; 50 epochs for Tables 2 and 3)."""
 
 IGR_DISCRETE = ('IGR_I_Dis', 'IGR_Planar_Dis', 'IGR_SB_Finite_Dis')
 JV_TEMP = 0.67
@@ -75,8 +97,9 @@ def _versus_gs(claim, context, source, metric, cases, higher_is_better=True):
             for model, case in cases.items() if model != gs_key]
 
 
-def comparisons():
-    """Every comparison of the report, claim by claim."""
+def comparisons(variance_epochs=(1, 10)):
+    """Every comparison of the report, claim by claim (`variance_epochs`: checkpoints of the gradient-variance
+    comparisons; None: the epoch the records are read at)."""
     out = []
     discrete = ('GS_Dis',) + IGR_DISCRETE
     cv = lambda dataset: {m: _vae(m, CV_TEMPS[m], dataset) for m in discrete}
@@ -97,10 +120,11 @@ def comparisons():
                           higher_is_better=False)
     out += _versus_gs('vanished', 'mnist, "20" temperatures, mean over the training epochs', 'vanished',
                       'vanished_pct', low, higher_is_better=False)
-    for epoch in (1, 10):
+    for epoch in variance_epochs or (None,):
         cases = {m: Case(low[m].label, {'model_type': m, 'temp': float(TEMPS_20[m]), 'epoch': epoch,
                                         'target': 'encoder'}) for m in discrete}
-        out += _versus_gs('variance', f'mnist, "20" temperatures, weights after epoch {epoch}', 'variance',
+        when = f'after epoch {epoch}' if epoch else 'at that epoch'
+        out += _versus_gs('variance', f'mnist, "20" temperatures, weights {when}', 'variance',
                           'mean_variance', cases, higher_is_better=False)
     sop = {m: Case(case_label(m, SOP_TEMP), {'experiment': 'sop', 'model_type': m, 'temp': SOP_TEMP})
            for m in ('GS', 'IGR_I', 'IGR_Planar', 'IGR_SB')}
@@ -126,6 +150,10 @@ def _panel_of(model, temp):
                  if model in temps and np.isclose(temps[model], temp)), None)
 
 
+VERTEX_COLUMNS = ('panel', 'case', 'run_name', 'seed', 'median', 'p25', 'p75', 'within_0.2', 'images',
+                  'samples_within_0.2')
+
+
 def vertex_rows(runs, epoch=None):
     """Figure 5's per-run rows from the runs' `vertex_distance.json` at `epoch` (None: the run's last epoch)."""
     from Utils.results_io import load_vertex_distances
@@ -139,7 +167,7 @@ def vertex_rows(runs, epoch=None):
                          'seed': int(run.seed), 'median': record['median'], 'p25': record['p25'],
                          'p75': record['p75'], 'within_0.2': record['images_within_0.2'],
                          'images': record['images'], 'samples_within_0.2': record['samples_within_0.2']})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=VERTEX_COLUMNS)
 
 
 def gradient_rows(runs, epochs=None):
@@ -147,7 +175,7 @@ def gradient_rows(runs, epochs=None):
     from Utils.results_io import load_gradient_variance
     frames = [load_gradient_variance(d) for d in runs['run_dir']]
     frames = [f[f['epoch'].isin(epochs)] if epochs is not None else f for f in frames if len(f)]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=GRADIENT_COLUMNS)
 
 
 def merged_weight_records(runs, shipped_vertex, shipped_gradient):
@@ -171,29 +199,35 @@ def merged_weight_records(runs, shipped_vertex, shipped_gradient):
     return vertex, gradient
 
 
-def load_records(runs_dir, results_dir):
+def finished_runs(runs_dir):
     from Utils.results_io import collect_runs
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        runs = collect_runs(runs_dir, finished_only=True)
-    read = lambda name: (pd.read_csv(results_dir / name, float_precision='round_trip')
-                         if (results_dir / name).is_file() else None)
-    return replication.Records(runs, vertex=read(FIGURE5_RUNS), gradient_variance=read(GRADIENT_VARIANCE))
+        return collect_runs(runs_dir, finished_only=True)
 
 
-def write_weight_records(runs_dir, results_dir):
-    """Refresh the evidence budget's Figure 5 and gradient-variance csv files from the runs' records."""
-    from Utils.results_io import collect_runs
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        runs = collect_runs(runs_dir, finished_only=True)
-    read = lambda name: (pd.read_csv(results_dir / name, float_precision='round_trip')
-                         if (results_dir / name).is_file() else None)
-    vertex, gradient = merged_weight_records(runs, read(FIGURE5_RUNS), read(GRADIENT_VARIANCE))
+def _read_csv(path):
+    return pd.read_csv(path, float_precision='round_trip') if path.is_file() else None
+
+
+def write_weight_records(runs, out_dir, budget):
+    """Figure 5's per-run csv and the gradient-variance csv of a budget: for the evidence, the shipped rows merged
+    with the runs' own records (`merged_weight_records`); for the paper budget, the records alone (each run's last
+    epoch for Figure 5, every kept checkpoint for the gradient variance)."""
+    if budget.merge_shipped:
+        vertex, gradient = merged_weight_records(runs, _read_csv(out_dir / FIGURE5_RUNS),
+                                                 _read_csv(out_dir / budget.gradient_file))
+    else:
+        vertex, gradient = vertex_rows(runs), gradient_rows(runs)
     if len(vertex):
-        vertex.to_csv(results_dir / FIGURE5_RUNS, index=False)
+        vertex.to_csv(out_dir / FIGURE5_RUNS, index=False)
     if len(gradient):
-        gradient.to_csv(results_dir / GRADIENT_VARIANCE, index=False)
+        gradient.to_csv(out_dir / budget.gradient_file, index=False)
+
+
+def load_records(runs, out_dir, budget):
+    return replication.Records(runs, vertex=_read_csv(out_dir / FIGURE5_RUNS),
+                               gradient_variance=_read_csv(out_dir / budget.gradient_file))
 
 
 PARTS = {
@@ -251,26 +285,84 @@ def write_budget(runs, tables_dir):
     return table
 
 
-def write_claims(runs_dir, results_dir, tables_dir):
-    records = load_records(runs_dir, results_dir)
-    write_budget(records.runs, tables_dir)
-    table = replication.evaluate(comparisons(), records)
+CLAIMS_NOTE = {
+    'paired': (f'Verdict rule: {replication.VERDICT_RULE}.  \nValues are mean ± sample std over seeds; "IGR - GS" is '
+               f'the mean ± std of the per-seed differences, signed so that a positive value favours IGR; wins counts '
+               f'the seeds where IGR is better.'),
+    'welch': (f'Verdict rule: {replication.WELCH_RULE}.  \nValues are mean ± sample std over seeds at each run\'s '
+              f'last epoch; "IGR - GS" is the difference of the means, signed so that a positive value favours IGR, '
+              f'with its 95% Welch confidence interval.'),
+}
+
+
+def write_claims(runs, out_dir, tables_dir, budget):
+    write_budget(runs, tables_dir)
+    table = replication.evaluate(comparisons(budget.variance_epochs), load_records(runs, out_dir, budget),
+                                 budget.rule)
     table.to_csv(tables_dir / 'claims.csv', index=False)
-    md = (f'# The paper\'s claims against the shipped runs\n\nVerdict rule: {replication.VERDICT_RULE}.  \n'
-          f'Values are mean ± sample std over seeds; "IGR - GS" is the mean ± std of the per-seed differences, '
-          f'signed so that a positive value favours IGR; wins counts the seeds where IGR is better.\n\n'
+    md = (f'# The paper\'s claims against the shipped runs\n\n{CLAIMS_NOTE[budget.rule]}\n\n'
           + replication.claims_markdown(table, CLAIMS))
     (tables_dir / 'claims.md').write_text(md)
+    if budget.training_epochs:
+        write_verdict_by_training(runs, tables_dir, budget)
     return table
 
 
-def write_all(runs_dir, results_dir):
-    """Every table, figure and claim from the run records in `runs_dir`, into `results_dir` (its tables/ too)."""
+def verdict_by_training(runs, budget):
+    """Every comparison evaluated at each epoch of `budget.training_epochs` (the records read at that epoch)."""
+    frames = []
+    for epoch in budget.training_epochs:
+        records = replication.Records(runs, vertex=vertex_rows(runs, epoch),
+                                      gradient_variance=gradient_rows(runs, (epoch,)), epoch=epoch)
+        table = replication.evaluate(comparisons(None), records, budget.rule)
+        frames.append(table.assign(epoch=epoch))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _cell(row):
+    if not row['n']:
+        return '-'
+    digits = 2 if abs(row['diff_mean']) >= 1 else 4
+    interval = (f' [{row["ci_low"]:.{digits}f}, {row["ci_high"]:.{digits}f}]'
+                if np.isfinite(row['ci_low']) else '')
+    return f'{row["diff_mean"]:.{digits}f}{interval} {VERDICT_MARK[row["verdict"]]}'
+
+
+VERDICT_MARK = {replication.SUPPORTED: '**S**', replication.NOT_SUPPORTED: '**N**', replication.UNDECIDED: 'u'}
+
+
+def write_verdict_by_training(runs, tables_dir, budget):
+    """`verdict_by_training.{csv,md}`: per claim its verdict at each epoch, then each comparison's effect (IGR - GS,
+    signed so that > 0 favours IGR) with its 95% confidence interval and verdict (S, N, u)."""
+    table = verdict_by_training(runs, budget)
+    table.to_csv(tables_dir / 'verdict_by_training.csv', index=False)
+    epochs = list(budget.training_epochs)
+    head = '| | ' + ' | '.join(f'epoch {e}' for e in epochs) + ' |\n|---|' + '---|' * len(epochs) + '\n'
+    lines = ['# Verdicts as training grows\n\nEach cell: IGR - GS (> 0 favours IGR) [95% CI] and the verdict at '
+             'that epoch of the runs (**S** supported, **N** not supported, u not decidable; '
+             f'{replication.WELCH_RULE}); "-": no run reached that epoch (Tables 2 and 3 run 50 epochs).\n']
+    for claim_id, text in CLAIMS.items():
+        rows = table[table['claim'] == claim_id]
+        verdicts = [replication.claim_verdict(rows[(rows['epoch'] == e) & (rows['n'] > 0)]['verdict'])
+                    for e in epochs]
+        lines.append(f'\n### {text}\n\n' + head + '| **claim** | ' + ' | '.join(verdicts) + ' |\n')
+        for (context, metric, case), group in rows.groupby(['context', 'metric', 'a'], sort=False):
+            by_epoch = {int(r['epoch']): _cell(r) for _, r in group.iterrows()}
+            lines.append(f'| {case}, {metric}, {context} | ' + ' | '.join(by_epoch.get(e, '-') for e in epochs)
+                         + ' |\n')
+    (tables_dir / 'verdict_by_training.md').write_text(''.join(lines))
+    return table
+
+
+def write_all(runs_dir, out_dir, budget):
+    """Every table, figure and claim of a budget from the run records in `runs_dir`, into `out_dir` (and tables/)."""
     from vae_experiments import log_likelihood, make_tables, viz_grad_results, viz_results
     from structure_output_prediction import make_tables as sop_tables
-    tables_dir = results_dir / 'tables'
+    tables_dir = out_dir / 'tables'
     tables_dir.mkdir(parents=True, exist_ok=True)
-    write_weight_records(runs_dir, results_dir)
+    runs = finished_runs(runs_dir)
+    write_weight_records(runs, out_dir, budget)
+    results_dir = out_dir
     log = str(runs_dir)
     quiet = contextlib.redirect_stdout(io.StringIO())
     with quiet, warnings.catch_warnings():
@@ -283,7 +375,7 @@ def write_all(runs_dir, results_dir):
             _figure(viz_results, '--dataset', dataset, '--panels', *panels, log_dir=log,
                     out=results_dir / f'figure3_elbo_{dataset}.png')
         _figure(viz_grad_results, log_dir=log, out=results_dir / 'figure4_vanished_gradients_mnist.png')
-    return write_claims(runs_dir, results_dir, tables_dir)
+    return write_claims(runs, out_dir, tables_dir, budget)
 
 
 def _figure(script, *args, log_dir, out):
@@ -297,63 +389,82 @@ def _figure(script, *args, log_dir, out):
 BLOCK = re.compile(r'(<!-- generated:(?P<name>[\w.]+) -->\n)(?P<body>.*?)(<!-- /generated:(?P=name) -->)', re.S)
 
 
-def fill_report(text, tables_dir):
-    """REPLICATION.md text with every generated block replaced by its table (headings demoted under the report's)."""
+def fill_report(text, tables_dir, budget):
+    """REPLICATION.md text with every generated block of `budget` (named `<budget.blocks>NAME`) replaced by its table
+    NAME from `tables_dir` (headings demoted under the report's); the other budget's blocks are left alone."""
     def body(match):
-        md = (tables_dir / f'{match["name"]}.md').read_text()
+        name = match['name']
+        if '.' in name and not name.startswith(budget.blocks) or '.' not in name and budget.blocks:
+            return match[0]
+        md = (tables_dir / f'{name[len(budget.blocks):]}.md').read_text()
         md = re.sub(r'^# .*\n\n?', '', md, count=1)  # the block sits under the report's own heading
         md = re.sub(r'^(#+) ', lambda h: '#' + h[1] + ' ', md, flags=re.M)
         return f'{match[1]}{md.rstrip()}\n{match[4]}'
     return BLOCK.sub(body, text)
 
 
-def check(runs_dir, results_dir):
-    """Differences between the shipped files and a regeneration from `runs_dir`: a list of messages."""
+def check(budget, results_dir):
+    """Differences between a budget's shipped files and their regeneration from its records: a list of messages."""
     problems = []
+    runs_dir, out_dir = results_dir / budget.runs, results_dir / budget.out
     with tempfile.TemporaryDirectory() as tmp:
         fresh = Path(tmp)
-        for name in (FIGURE5_RUNS, GRADIENT_VARIANCE):  # inputs computed from weights
-            if (results_dir / name).is_file():
-                (fresh / name).write_bytes((results_dir / name).read_bytes())
-        write_all(runs_dir, fresh)
-        pairs = [(f'tables/{t}.{ext}', fresh / 'tables' / f'{t}.{ext}') for t in TABLES for ext in ('md', 'csv')]
-        pairs += [(name, fresh / name) for name in FIGURE_DATA + (FIGURE5_RUNS, GRADIENT_VARIANCE)]
+        if budget.merge_shipped:  # inputs computed from weights
+            for name in (FIGURE5_RUNS, budget.gradient_file):
+                if (out_dir / name).is_file():
+                    (fresh / name).write_bytes((out_dir / name).read_bytes())
+        write_all(runs_dir, fresh, budget)
+        tables = TABLES + (('verdict_by_training',) if budget.training_epochs else ())
+        pairs = [(f'tables/{t}.{ext}', fresh / 'tables' / f'{t}.{ext}') for t in tables for ext in ('md', 'csv')]
+        pairs += [(name, fresh / name) for name in FIGURE_DATA + (FIGURE5_RUNS, budget.gradient_file)]
         for name, new in pairs:
-            old = results_dir / name
+            old = out_dir / name
+            shown = f'{budget.out}/{name}' if budget.out else name
             if not old.is_file() and not new.is_file():
                 continue  # neither shipped nor produced: the runs behind it are not there yet
             if not old.is_file():
-                problems.append(f'{name}: not shipped')
+                problems.append(f'{shown}: not shipped')
             elif not new.is_file():
-                problems.append(f'{name}: shipped, but the records do not produce it')
+                problems.append(f'{shown}: shipped, but the records do not produce it')
             elif old.read_bytes() != new.read_bytes():
-                problems.append(f'{name}: differs from its regeneration from {runs_dir}')
+                problems.append(f'{shown}: differs from its regeneration from {runs_dir}')
         report = results_dir / REPORT
-        if report.is_file() and fill_report(report.read_text(), fresh / 'tables') != report.read_text():
-            problems.append(f'{REPORT}: a generated block differs from its table')
+        if report.is_file() and fill_report(report.read_text(), fresh / 'tables', budget) != report.read_text():
+            problems.append(f'{REPORT}: a generated block of the {budget.name} budget differs from its table')
     return problems
+
+
+def shipped_budgets(results_dir, names=None):
+    """The budgets whose run records are shipped (all of BUDGETS, or `names`)."""
+    chosen = [BUDGETS[name] for name in (names or BUDGETS)]
+    return [b for b in chosen if (results_dir / b.runs).is_dir() and any((results_dir / b.runs).iterdir())]
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--runs', default=None, help='run records (default Results/runs)')
+    parser.add_argument('--budget', action='append', choices=list(BUDGETS),
+                        help='evidence (Results/runs) or paper (Results/runs_paper); default every shipped one')
     parser.add_argument('--check', action='store_true', help='compare only; exit 1 on a difference')
     args = parser.parse_args(argv)
     results_dir = paths.results_dir()
-    runs_dir = Path(args.runs) if args.runs else results_dir / 'runs'
-    if not runs_dir.is_dir():
-        raise SystemExit(f'no run records in {runs_dir}; ship runs with `python3 -m Utils.ship_runs` first')
+    budgets = shipped_budgets(results_dir, args.budget)
+    if not budgets:
+        raise SystemExit(f'no run records in {results_dir}/runs*; ship runs with `python3 -m Utils.ship_runs` first')
     if args.check:
-        problems = check(runs_dir, results_dir)
-        print('\n'.join(problems) if problems else f'replicate-check: every table and figure csv regenerates '
-                                                    f'exactly from {runs_dir}')
+        problems = [p for budget in budgets for p in check(budget, results_dir)]
+        print('\n'.join(problems) if problems else f'replicate-check: every table and figure csv of the '
+                                                    f'{", ".join(b.name for b in budgets)} budget(s) regenerates '
+                                                    f'exactly from its records')
         return 1 if problems else 0
-    table = write_all(runs_dir, results_dir)
-    report = results_dir / REPORT
-    if report.is_file():
-        report.write_text(fill_report(report.read_text(), results_dir / 'tables'))
-    counts = table['verdict'].value_counts().to_dict()
-    print(f'{len(table)} comparisons ({counts}) -> {results_dir / "tables" / "claims.md"}; {report} blocks filled')
+    for budget in budgets:
+        out_dir = results_dir / budget.out
+        table = write_all(results_dir / budget.runs, out_dir, budget)
+        report = results_dir / REPORT
+        if report.is_file():
+            report.write_text(fill_report(report.read_text(), out_dir / 'tables', budget))
+        counts = table['verdict'].value_counts().to_dict() if len(table) else {}
+        print(f'{budget.name}: {len(table)} comparisons ({counts}) -> {out_dir / "tables" / "claims.md"}; '
+              f'{REPORT} blocks filled')
     return 0
 
 
