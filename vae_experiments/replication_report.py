@@ -59,13 +59,18 @@ class Budget:
     merge_shipped: bool       # Figure 5 / gradient csv rows computed from weights are shipped inputs too
     variance_epochs: tuple    # checkpoints of the gradient-variance comparisons
     training_epochs: tuple    # epochs of the verdict-by-training table (none: no table)
+    expected_runs: dict = None  # part -> the runs it needs (the budget table says how many are shipped)
 
 
 BUDGETS = {
     'evidence': Budget('evidence', 'runs', '', '', 'paired', 'gradient_variance_mnist_evidence.csv', True, (1, 10),
                        ()),
     'paper': Budget('paper', 'runs_paper', 'paper', 'paper.', 'welch', 'gradient_variance_mnist.csv', False,
-                    (1, 100), (10, 25, 50, 100)),
+                    (1, 100), (10, 25, 50, 100),
+                    {'Table 1, MNIST, cross-validated temperatures': 20,
+                     'Table 1 / Figures 3-5, MNIST, "20" temperatures (gradient monitor on)': 20,
+                     'Table 1, FMNIST, cross-validated temperatures': 20, 'Table 2, JointVAE, MNIST': 12,
+                     'Table 3, SOP, binarized MNIST': 20}),
 }
 """The 10-epoch, 3-seed evidence and the paper's budget (100 epochs and 5 seeds; 50 epochs for Tables 2 and 3)."""
 
@@ -251,8 +256,8 @@ def _part_runs(runs, experiment, dataset_name=None, panel=None, run_jv=False):
     return rows
 
 
-def budget(runs):
-    """Per part of the campaign: runs, seeds, epochs and the time the runs logged.
+def budget(runs, expected=None):
+    """Per part of the campaign: runs (of the `expected` number per part), seeds, epochs and the time they logged.
 
     `metrics.csv`'s `seconds` is the training time of an epoch (the SOP logs it at its evaluated epochs only), so the
     training time is estimated as mean logged epoch seconds x epochs; the log-likelihood estimates' own seconds are
@@ -269,15 +274,16 @@ def budget(runs):
             if ll_path.is_file():
                 ll += sum(e['seconds'] for e in json.loads(ll_path.read_text())['entries'])
         epochs = sorted(set(int(e) for e in chosen['epochs_done']))
-        rows.append({'part': part, 'runs': len(chosen), 'models': chosen['model_type'].nunique(),
+        done = f'{len(chosen)} of {expected[part]}' if expected else len(chosen)
+        rows.append({'part': part, 'runs': done, 'models': chosen['model_type'].nunique(),
                      'seeds': ' '.join(str(int(s)) for s in sorted(set(chosen['seed']))),
                      'epochs': '-'.join(str(e) for e in (epochs[:1] + epochs[-1:] if len(epochs) > 1 else epochs)),
                      'train_minutes': round(train / 60., 1), 'log_likelihood_minutes': round(ll / 60., 1)})
     return pd.DataFrame(rows)
 
 
-def write_budget(runs, tables_dir):
-    table = budget(runs)
+def write_budget(runs, tables_dir, expected=None):
+    table = budget(runs, expected)
     table.to_csv(tables_dir / 'budget.csv', index=False)
     header = '| ' + ' | '.join(table.columns) + ' |\n|' + '---|' * len(table.columns) + '\n'
     body = ''.join('| ' + ' | '.join(str(v) for v in row) + ' |\n' for row in table.itertuples(index=False))
@@ -296,7 +302,7 @@ CLAIMS_NOTE = {
 
 
 def write_claims(runs, out_dir, tables_dir, budget):
-    write_budget(runs, tables_dir)
+    write_budget(runs, tables_dir, budget.expected_runs)
     table = replication.evaluate(comparisons(budget.variance_epochs), load_records(runs, out_dir, budget),
                                  budget.rule)
     table.to_csv(tables_dir / 'claims.csv', index=False)
@@ -354,6 +360,45 @@ def write_verdict_by_training(runs, tables_dir, budget):
     return table
 
 
+AGREEMENT_METRICS = ('TeELBO', 'TeELBOD', 'TrL')
+
+
+def epoch_agreement(runs, evidence_dir, epoch=10):
+    """Each paper-budget run against the shipped 10-epoch record of the same cell and seed (the same folder name, as
+    run keys leave epochs out): its metrics at `epoch` and the differences."""
+    from Utils.results_io import load_metrics
+    rows = []
+    for run in runs.itertuples(index=False):
+        twin = Path(evidence_dir) / run.run_name
+        if run.experiment != 'vae' or not (twin / 'metrics.csv').is_file():
+            continue
+        mine, theirs = load_metrics(run.run_dir), load_metrics(twin)
+        mine, theirs = mine[mine['epoch'] == epoch], theirs[theirs['epoch'] == epoch]
+        if not len(mine) or not len(theirs):
+            continue
+        row = {'run_name': run.run_name, 'epoch': epoch}
+        for metric in AGREEMENT_METRICS:
+            a, b = float(mine[metric].iloc[0]), float(theirs[metric].iloc[0])
+            row.update({f'{metric}_paper': a, f'{metric}_evidence': b, f'{metric}_diff': a - b})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def write_agreement(runs, tables_dir, evidence_dir):
+    table = epoch_agreement(runs, evidence_dir)
+    table.to_csv(tables_dir / 'epoch10_agreement.csv', index=False)
+    lines = ['# Epoch 10 of the paper-budget runs against the shipped 10-epoch records\n\nThe same cell and seed '
+             '(the same run key); both made by this code, on different machines or thread settings, so they agree '
+             'up to float rounding amplified by training.\n\n| run | ' + ' | '.join(
+                 f'{m} paper | {m} 10-epoch | diff' for m in AGREEMENT_METRICS) + ' |\n|---|'
+             + '---|' * (3 * len(AGREEMENT_METRICS)) + '\n']
+    for row in table.to_dict('records'):
+        lines.append(f'| {row["run_name"]} | ' + ' | '.join(
+            f'{row[m + "_paper"]:.2f} | {row[m + "_evidence"]:.2f} | {row[m + "_diff"]:+.2f}'
+            for m in AGREEMENT_METRICS) + ' |\n')
+    (tables_dir / 'epoch10_agreement.md').write_text(''.join(lines))
+
+
 def write_all(runs_dir, out_dir, budget):
     """Every table, figure and claim of a budget from the run records in `runs_dir`, into `out_dir` (and tables/)."""
     from vae_experiments import log_likelihood, make_tables, viz_grad_results, viz_results
@@ -375,6 +420,8 @@ def write_all(runs_dir, out_dir, budget):
             _figure(viz_results, '--dataset', dataset, '--panels', *panels, log_dir=log,
                     out=results_dir / f'figure3_elbo_{dataset}.png')
         _figure(viz_grad_results, log_dir=log, out=results_dir / 'figure4_vanished_gradients_mnist.png')
+    if budget.training_epochs:
+        write_agreement(runs, tables_dir, Path(runs_dir).parent / BUDGETS['evidence'].runs)
     return write_claims(runs, out_dir, tables_dir, budget)
 
 
@@ -414,7 +461,7 @@ def check(budget, results_dir):
                 if (out_dir / name).is_file():
                     (fresh / name).write_bytes((out_dir / name).read_bytes())
         write_all(runs_dir, fresh, budget)
-        tables = TABLES + (('verdict_by_training',) if budget.training_epochs else ())
+        tables = TABLES + (('verdict_by_training', 'epoch10_agreement') if budget.training_epochs else ())
         pairs = [(f'tables/{t}.{ext}', fresh / 'tables' / f'{t}.{ext}') for t in tables for ext in ('md', 'csv')]
         pairs += [(name, fresh / name) for name in FIGURE_DATA + (FIGURE5_RUNS, budget.gradient_file)]
         for name, new in pairs:
