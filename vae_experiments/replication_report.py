@@ -360,6 +360,62 @@ def write_verdict_by_training(runs, tables_dir, budget):
     return table
 
 
+ABLATION_RUNS = 'runs_ablation_learned_prior'
+ABLATION_METRICS = ('TeELBO', 'TeELBOD', 'TeLL', 'TeLLD', 'median', 'within_0.2')
+
+
+def prior_ablation(runs, vertex, results_dir):
+    """IGR-I and IGR-Planar on MNIST with the learned uniform prior (`Results/runs_ablation_learned_prior`, its Figure 5
+    rows beside it) against the original's prior (the shipped evidence): mean ± std over seeds."""
+    ablation_dir = results_dir / ABLATION_RUNS
+    if not ablation_dir.is_dir():
+        return pd.DataFrame()
+    sources = {'learned (sigma0 0.62)': (finished_runs(ablation_dir), _read_csv(ablation_dir / FIGURE5_RUNS)),
+               'original (sigma0 1.72)': (runs, vertex)}
+    rows = []
+    for model in ('IGR_I_Dis', 'IGR_Planar_Dis'):
+        for panel, temps in FIGURE_PANELS.items():
+            for prior, (frame, distances) in sources.items():
+                chosen = select_runs(frame, experiment='vae', dataset_name='mnist', model_type=model,
+                                     temp=float(temps[model]))
+                if not len(chosen):
+                    continue
+                by_run = distances.set_index('run_name') if distances is not None else pd.DataFrame()
+                row = {'model': model, 'temp': temps[model], 'prior': prior, 'runs': len(chosen)}
+                for metric in ABLATION_METRICS:
+                    if metric in chosen:
+                        values = chosen[metric].astype(float)
+                    else:
+                        values = pd.Series([by_run[metric].get(n, np.nan) if metric in by_run else np.nan
+                                            for n in chosen['run_name']], dtype=float)
+                    row[f'{metric}_mean'], row[f'{metric}_std'] = values.mean(), values.std(ddof=1)
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def write_prior_ablation(runs, out_dir, tables_dir, results_root):
+    table = prior_ablation(runs, _read_csv(out_dir / FIGURE5_RUNS), results_root)
+    if not len(table):
+        return table
+    table.to_csv(tables_dir / 'prior_ablation.csv', index=False)
+    names = {'median': 'vertex distance (median)', 'within_0.2': 'images within 0.2'}
+    lines = ['# Prior ablation: the learned uniform prior against the original\'s, MNIST, 10 epochs\n\n'
+             'Mean ± sample std over seeds 0-2. Vertex distance: Figure 5\'s per-image median distance to the nearest '
+             'vertex, its median over the test images; images within 0.2: the share of test images whose median is '
+             'at most 0.2.\n\n| model | temp | prior | ' + ' | '.join(names.get(m, m) for m in ABLATION_METRICS)
+             + ' | runs |\n|---|---|---|' + '---|' * (len(ABLATION_METRICS) + 1) + '\n']
+    for row in table.to_dict('records'):
+        cells = []
+        for metric in ABLATION_METRICS:
+            digits = 3 if metric in names else 2
+            mean, std = row[f'{metric}_mean'], row[f'{metric}_std']
+            cells.append('-' if np.isnan(mean) else f'{mean:.{digits}f} ± {std:.{digits}f}')
+        lines.append(f'| {row["model"]} | {row["temp"]:g} | {row["prior"]} | ' + ' | '.join(cells)
+                     + f' | {row["runs"]} |\n')
+    (tables_dir / 'prior_ablation.md').write_text(''.join(lines))
+    return table
+
+
 AGREEMENT_METRICS = ('TeELBO', 'TeELBOD', 'TrL')
 
 
@@ -422,6 +478,8 @@ def write_all(runs_dir, out_dir, budget):
         _figure(viz_grad_results, log_dir=log, out=results_dir / 'figure4_vanished_gradients_mnist.png')
     if budget.training_epochs:
         write_agreement(runs, tables_dir, Path(runs_dir).parent / BUDGETS['evidence'].runs)
+    if budget.merge_shipped:
+        write_prior_ablation(runs, out_dir, tables_dir, Path(runs_dir).parent)
     return write_claims(runs, out_dir, tables_dir, budget)
 
 
@@ -461,7 +519,8 @@ def check(budget, results_dir):
                 if (out_dir / name).is_file():
                     (fresh / name).write_bytes((out_dir / name).read_bytes())
         write_all(runs_dir, fresh, budget)
-        tables = TABLES + (('verdict_by_training', 'epoch10_agreement') if budget.training_epochs else ())
+        tables = TABLES + (('verdict_by_training', 'epoch10_agreement') if budget.training_epochs else
+                           ('prior_ablation',))
         pairs = [(f'tables/{t}.{ext}', fresh / 'tables' / f'{t}.{ext}') for t in tables for ext in ('md', 'csv')]
         pairs += [(name, fresh / name) for name in FIGURE_DATA + (FIGURE5_RUNS, budget.gradient_file)]
         for name, new in pairs:
