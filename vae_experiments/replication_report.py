@@ -215,6 +215,29 @@ def _read_csv(path):
     return pd.read_csv(path, float_precision='round_trip') if path.is_file() else None
 
 
+FIGURE5_PNG = 'figure5_posterior_vertex_distance_mnist.png'
+
+
+def draw_figure5(vertex, path):
+    """Figure 5 from its per-run csv: per case, each run's median distance (its test images' median) with the
+    quartiles of its images, one point per seed; the dotted line is the 0.2 of the "20" temperatures."""
+    from Utils import viz_vae
+    fig, axes = viz_vae.panel_grid(len(FIGURE_PANELS))
+    for ax, (panel, temps) in zip(axes, FIGURE_PANELS.items()):
+        rows = vertex[vertex['panel'].astype(str) == panel]
+        cases = list(dict.fromkeys(rows['case']))
+        for x, case in enumerate(cases):
+            part = rows[rows['case'] == case].sort_values('seed')
+            offsets = np.linspace(-0.15, 0.15, len(part)) if len(part) > 1 else np.zeros(1)
+            ax.errorbar(x + offsets, part['median'], yerr=[part['median'] - part['p25'], part['p75'] - part['median']],
+                        fmt='o', capsize=3)
+        ax.set_xticks(range(len(cases)), cases, rotation=20, fontsize=8)
+        ax.axhline(0.2, color='grey', linestyle=':', linewidth=1)
+        title = 'cross-validated temperatures' if panel == 'cv' else '"20" temperatures'
+        ax.set(ylabel='distance to the nearest vertex (median over test images)', title=f'mnist: {title}', ylim=(0, None))
+    viz_vae.save_figure(fig, path)
+
+
 def write_weight_records(runs, out_dir, budget):
     """Figure 5's per-run csv and the gradient-variance csv of a budget: for the evidence, the shipped rows merged
     with the runs' own records (`merged_weight_records`); for the paper budget, the records alone (each run's last
@@ -226,6 +249,7 @@ def write_weight_records(runs, out_dir, budget):
         vertex, gradient = vertex_rows(runs), gradient_rows(runs)
     if len(vertex):
         vertex.to_csv(out_dir / FIGURE5_RUNS, index=False)
+        draw_figure5(vertex, out_dir / FIGURE5_PNG)
     if len(gradient):
         gradient.to_csv(out_dir / budget.gradient_file, index=False)
 
