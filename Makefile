@@ -35,7 +35,7 @@ test-slurm: install data  ## opt-in (root + apt): a real single-node Slurm clust
 bench: install data  ## speed benchmark table (about 45 min on 2 slow cores); BENCH_ARGS=--quick for a ~2 min check
 	$(PY) Tests/benchmarks/bench_speed.py $(BENCH_ARGS)
 
-replicate-check: install  ## the shipped tables and figure data regenerate exactly from Results/runs
+replicate-check: install  ## every shipped budget's tables and figure data regenerate exactly from its records (Results/runs*)
 	$(PY) vae_experiments/replication_report.py --check
 
 clean-venv:
