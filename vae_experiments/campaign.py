@@ -58,11 +58,12 @@ class Task:
     index: int
     cell: dict
     milestones: bool
+    extra: tuple = ()
 
     @property
     def args(self):
         preset = [] if self.script.endswith('sop.py') else ['--preset', self.preset]
-        return preset + ['--cell', str(self.index), '--set', f'intra_op_threads={THREADS}']
+        return preset + ['--cell', str(self.index), '--set', f'intra_op_threads={THREADS}', *self.extra]
 
     @property
     def env(self):
@@ -125,6 +126,15 @@ def _store(task, log_dir):
     return discrete_grid.run_store(log_dir)
 
 
+def with_options(tasks, overrides=None, smoke=False):
+    """The tasks with `--set` overrides (a dict) and smoke mode applied to their cells and command lines."""
+    from dataclasses import replace
+    from Utils.grid import _final_cell
+    extra = tuple(a for key, value in (overrides or {}).items() for a in ('--set', f'{key}={value!r}'))
+    extra += ('--smoke',) if smoke else ()
+    return [replace(t, cell=_final_cell(t.cell, overrides or {}, smoke), extra=extra) for t in tasks]
+
+
 def state_of(task, log_dir):
     """(state, text, run folder or None) of a task's cell in `log_dir` (Utils/runstore.py)."""
     store = _store(task, log_dir)
@@ -175,7 +185,8 @@ class Campaign:
     def _after(self, core, task, folder):
         """Evaluate a finished run's kept checkpoints (VAE) and ship its records."""
         if task.milestones and folder is not None and not self.stopping:
-            epochs = ['--epochs', *map(str, self.evaluate_epochs)] if self.evaluate_epochs else []
+            chosen = [e for e in self.evaluate_epochs or () if e <= int(task.cell['epochs'])]
+            epochs = ['--epochs', *map(str, chosen)] if chosen else []
             code, err = self._run(core, ['vae_experiments/milestones.py', '--run-dir', str(folder)] + epochs)
             if code != 0:
                 self.say(f'core {core}: milestone evaluation of {folder.name} exited {code}: {" | ".join(err)}')
@@ -239,9 +250,18 @@ def main(argv=None):
     parser.add_argument('--plan', action='store_true', help='print the ordered cells and their state; run nothing')
     parser.add_argument('--budget', default='paper', choices=list(BUDGETS),
                         help='paper (Results/runs_paper, default) or evidence (the 10-epoch runs of Results/runs)')
+    parser.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
+                        help='override a hyper value in every cell (as the grid scripts; not for real campaigns)')
+    parser.add_argument('--smoke', action='store_true', help='smoke runs (a few dozen images): a check of the driver')
+    parser.add_argument('--limit', type=int, default=None, help='only the first N cells of the plan')
     args = parser.parse_args(argv)
     models = tuple(m for m in args.models.split(',') if m)
-    tasks = plan(args.parts, models, args.budget)
+    from Utils.grid import GridError, _parse_set
+    try:
+        overrides = _parse_set(args.set)
+    except GridError as err:
+        parser.error(str(err))
+    tasks = with_options(plan(args.parts, models, args.budget), overrides, args.smoke)[:args.limit]
     log_dir = paths.log_dir()
     if args.plan:
         for n, task in enumerate(tasks):
