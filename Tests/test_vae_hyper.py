@@ -66,7 +66,8 @@ def test_model_dependent_settings(model_type):
         assert (h['num_of_norm_param'], h['num_of_norm_var'], h['latent_norm_n']) == (2, 1, 10)
     else:
         assert (h['num_of_norm_param'], h['num_of_norm_var'], h['latent_norm_n']) == (0, 0, 0)
-    expected_prior = {'GS': None, 'IGR_I': 'mu_xi_unif_10_IGR_I.pkl', 'IGR_Planar': 'mu_xi_unif_10_IGR_I.pkl',
+    original = 'standard_normal' if mixed else 'original_logistic'   # the original's priors (DEFAULT_PRIORS)
+    expected_prior = {'GS': None, 'IGR_I': original, 'IGR_Planar': original,
                       'IGR_SB_Finite': 'mu_xi_unif_10_IGR_SB_Finite.pkl', 'IGR_SB': 'mu_xi_unif_10_IGR_SB.pkl'}
     assert h['prior_file'] == expected_prior[family]
 
