@@ -26,6 +26,7 @@ from Models.SOP import SOPNet, bernoulli_log_lik
 from Models.sop_hyper import (HYPER_KEYS, SMOKE_BATCH_N, SOP_MODEL_TYPES, VALID_KEYS,  # noqa: F401
                               default_hyper, validate_hyper)
 from Utils import experiment as ex
+from Utils.runstore import fence_of
 from Utils.training_loop import NonFiniteLossError, epoch_permutation, resume_point, train_epochs  # noqa: F401
 
 EXPERIMENT = 'sop'
@@ -246,26 +247,25 @@ def run_sop(hyper=None, run_with_sample=None, resume_dir=None, data=None, run_di
     ex.set_intra_op_threads(h['intra_op_threads'])
     ex.set_seed(h['seed'])
     data = data or load_sop_data(h['run_with_sample'])
-    steps = len(data['x_train_upper']) // h['batch_n']
-    if steps < 1:
-        raise ex.HyperError(f'bad batch_n {h["batch_n"]}: larger than the {len(data["x_train_upper"])} images')
-    h['iter_per_epoch'] = steps
+    h['iter_per_epoch'] = steps = ex.steps_per_epoch(len(data['x_train_upper']), h['batch_n'], hyper)
     model = SOPOptimizer(h)
     run_dir = ex.run_folder(EXPERIMENT, h, resume_dir, run_dir)
+    fence = fence_of(run_dir)  # the grid's lock check before each write; None outside a grid
     created = ex.read_config(run_dir).get('created') if (run_dir / 'config.json').exists() else None
     ex.write_json(run_dir / 'config.json', {'experiment': EXPERIMENT, 'hyper': h,
-                                            'created': created or time.strftime('%Y-%m-%dT%H:%M:%S')})
-    log = ex.RunLog(run_dir, METRIC_COLUMNS)
-    checkpoints = ex.Checkpoints(run_dir, **model.trackables())
+                                            'created': created or time.strftime('%Y-%m-%dT%H:%M:%S')}, fence)
+    log = ex.RunLog(run_dir, METRIC_COLUMNS, fence=fence)
+    checkpoints = ex.Checkpoints(run_dir, fence=fence, **model.trackables())
     start_epoch = start_step = 0
     if resume_dir is not None:
-        start_epoch, start_step, source = resume_point(model, checkpoints, steps)
+        start_epoch, start_step, source = resume_point(model, checkpoints, steps, log)
         log.metrics.truncate_after(start_epoch)
         point = f'epoch {start_epoch + 1}, step {start_step}' if start_step else f'the end of epoch {start_epoch}'
         log.line(f'# resumed at {point} ({source or "no"} checkpoint) on {time.strftime("%Y-%m-%dT%H:%M:%S")}')
     else:
         log.line(f'# SOP {h["model_type"]} temp {h["temp"]:g} seed {h["seed"]}, {steps} steps/epoch, '
-                 f'{sum(int(np.prod(v.shape)) for v in model.net.trainable_variables)} parameters; run folder {run_dir}')
+                 f'{sum(int(np.prod(v.shape)) for v in model.net.trainable_variables)} parameters; '
+                 f'run folder {run_dir.name}')
     log.status(epochs_done=start_epoch, finished=False, interrupted=None, error=None)
 
     def end_of_epoch(epoch, stats, seconds):
@@ -278,6 +278,7 @@ def run_sop(hyper=None, run_with_sample=None, resume_dir=None, data=None, run_di
         model.attach_train_data(data['x_train_upper'], data['x_train_lower'])
         train_epochs(model, h, len(data['x_train_upper']), steps, run_dir, log, checkpoints, start_epoch,
                      start_step, end_of_epoch, hint='Try a higher temperature.')
+        log.fence()
         (run_dir / 'images').mkdir(exist_ok=True)
         write_prediction_image(model, data['x_test_upper'], data['x_test_lower'], run_dir / 'images' / 'lower_half.png')
         final = _final_metrics(run_dir)

@@ -219,8 +219,9 @@ def has_result(run_dir, samples, epoch):
     return any(e.get('S') == int(samples) and e.get('epoch') == int(epoch) for e in load_log_likelihoods(run_dir))
 
 
-def record_result(run_dir, epoch, result):
-    """Add (or replace) the entry of `result` (from `LogLikelihood.__call__`) at `epoch` in `log_likelihood.json`."""
+def record_result(run_dir, epoch, result, fence=None):
+    """Add (or replace) the entry of `result` (from `LogLikelihood.__call__`) at `epoch` in `log_likelihood.json`
+    (`fence`: a grid run's lock check, called before the write; see `Utils.runstore.RunLock.fence`)."""
     from Utils import experiment as ex
     from Utils.results_io import LL_FILE, load_log_likelihoods
     samples = int(result['LL_S'])
@@ -228,7 +229,7 @@ def record_result(run_dir, epoch, result):
     entry = {'S': samples, 'epoch': int(epoch), **{k: float(result[k]) for k in METRICS},
              'seconds': float(result['LL_seconds'])}
     entries = sorted(entries + [entry], key=lambda e: (e['epoch'], e['S']))
-    ex.write_json(Path(run_dir) / LL_FILE, {'entries': entries})
+    ex.write_json(Path(run_dir) / LL_FILE, {'entries': entries}, fence)
     return entry
 
 

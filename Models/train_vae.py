@@ -30,6 +30,7 @@ from Utils.image_store import HostBatches
 from Utils.grid import enumerate_cells
 from Utils.load_data import load_dataset, test_batch_size
 from Utils.results_io import log_likelihood_at
+from Utils.runstore import fence_of
 from Utils.training_loop import NonFiniteLossError, epoch_permutation, resume_point, train_epochs  # noqa: F401
 
 EXPERIMENT = 'vae'
@@ -88,6 +89,7 @@ def _save_png(path, grid):
 def write_images(model, x_test, run_dir, log, epoch):
     """Reconstructions, prior samples and traversals under `<run_dir>/images/` (and in TensorBoard)."""
     folder = Path(run_dir) / 'images'
+    log.fence()
     folder.mkdir(exist_ok=True)
     count = min(8, len(x_test))
     x = x_test[:count]
@@ -97,6 +99,7 @@ def write_images(model, x_test, run_dir, log, epoch):
     for name, grid in model.traversal_images(x[:1]).items():
         grids[f'traversal_{name}'] = grid
     for name, grid in grids.items():
+        log.fence()
         tiled = _save_png(folder / f'{name}.png', grid)
         log.images(epoch, name, tiled[None])
 
@@ -104,7 +107,7 @@ def write_images(model, x_test, run_dir, log, epoch):
 def _run_header(model, hyper, run_dir, steps):
     counts = model.net.count_params_by_part()
     return (f'# {hyper["model_type"]} on {hyper["dataset_name"]} ({hyper["architecture"]}), temp {hyper["temp"]:g}, '
-            f'seed {hyper["seed"]}, {steps} steps/epoch, parameters {counts}; run folder {run_dir}')
+            f'seed {hyper["seed"]}, {steps} steps/epoch, parameters {counts}; run folder {Path(run_dir).name}')
 
 
 JV_METRICS = ('TeJV', 'TeJVC')
@@ -183,23 +186,22 @@ def run_vae(hyper=None, run_with_sample=None, resume_dir=None, run_dir=None):
     ex.set_intra_op_threads(h['intra_op_threads'])
     ex.set_seed(h['seed'])
     spec = load_dataset(h['dataset_name'], h['architecture'], h['run_with_sample'])
-    steps = len(spec.x_train) // h['batch_n']
-    if steps < 1:
-        raise ex.HyperError(f'bad batch_n {h["batch_n"]}: larger than the {len(spec.x_train)} training images')
-    h['iter_per_epoch'] = steps
+    h['iter_per_epoch'] = steps = ex.steps_per_epoch(len(spec.x_train), h['batch_n'], hyper)
     model = _build(h, spec)
 
     run_dir = ex.run_folder(EXPERIMENT, h, resume_dir, run_dir)
+    fence = fence_of(run_dir)  # the grid's lock check before each write; None outside a grid
     config_extra = {'image_shape': list(spec.image_shape), 'likelihood': spec.likelihood}
     ex.write_json(run_dir / 'config.json', {'experiment': EXPERIMENT, 'hyper': h, 'data': config_extra,
-                                            'created': _created(run_dir)})
-    log = ex.RunLog(run_dir, METRIC_COLUMNS)
+                                            'created': _created(run_dir)}, fence)
+    log = ex.RunLog(run_dir, METRIC_COLUMNS, fence=fence)
     checkpoints = ex.Checkpoints(run_dir, max_to_keep=h['keep_checkpoints'], keep_epochs=h['keep_epochs'],
-                                 **model.trackables())
-    grad_log = ex.CsvLog(run_dir / 'gradients.csv', ['epoch', 'vanished_pct']) if h['monitor_gradients'] else None
+                                 fence=fence, **model.trackables())
+    grad_log = ex.CsvLog(run_dir / 'gradients.csv', ['epoch', 'vanished_pct'], fence) if h['monitor_gradients'] \
+        else None
     start_epoch = start_step = 0
     if resume_dir is not None:
-        start_epoch, start_step, source = resume_point(model, checkpoints, steps)
+        start_epoch, start_step, source = resume_point(model, checkpoints, steps, log)
         log.metrics.truncate_after(start_epoch)
         if grad_log is not None:
             grad_log.truncate_after(start_epoch)
@@ -247,7 +249,7 @@ def _log_likelihood_at_end(model, hyper, test_batches, run_dir, log):
     rows = ex.read_metrics(run_dir)
     categories = int(rows[-1]['N']) if rows and 'N' in rows[-1] else None
     result = ll.LogLikelihood(model, samples, categories=categories)(test_batches)
-    ll.record_result(run_dir, epoch, result)
+    ll.record_result(run_dir, epoch, result, fence=log.fence)
     log.line(ll.describe(result))
 
 

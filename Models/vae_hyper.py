@@ -103,6 +103,11 @@ HYPER_KEYS = {
 }
 VALID_KEYS = tuple(HYPER_KEYS)
 DERIVED_KEYS = ('num_of_discrete_param', 'num_of_norm_param', 'latent_discrete_n', 'iter_per_epoch')
+"""Keys computed by the code, never taken from the user: a value that differs from the derived one raises HyperError
+(the original's tables pass e.g. num_of_discrete_param=1 for GS, which agrees and is accepted)."""
+CHECKED_DERIVED_KEYS = DERIVED_KEYS[:3]
+"""Checked by `validate_hyper`; `iter_per_epoch` depends on the data and is checked where it is computed
+(`Utils.experiment.steps_per_epoch`)."""
 
 
 def default_hyper():
@@ -208,9 +213,12 @@ def saved_hyper(hyper):
 def validate_hyper(hyper, run_with_sample=None):
     """Check a hyper dict and return a completed copy (defaults for missing keys, derived keys filled).
 
-    Raises `Utils.experiment.HyperError` (a ValueError) for an unknown key (listing the valid ones) or a bad value
-    (naming it and the valid choices or range). The argument is never modified.
+    Raises `Utils.experiment.HyperError` (a ValueError) for an unknown key (listing the valid ones), a bad value
+    (naming it and the valid choices or range) or a derived key set to another value than the derived one. The
+    argument is never modified.
     """
     h = ex.merged_hyper(hyper, VALID_KEYS, default_hyper(), run_with_sample)
     _check_values(h)
-    return complete_hyper(h)
+    completed = complete_hyper(h)
+    ex.check_derived(hyper, completed, CHECKED_DERIVED_KEYS)
+    return completed

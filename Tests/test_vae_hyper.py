@@ -57,9 +57,13 @@ def test_hyper_is_never_mutated():
 def test_model_dependent_settings(model_type):
     family, mixed = MODEL_TYPES[model_type]
     n = 10 if family == 'GS' else 9
-    hyper = {'model_type': model_type, 'n_required': n, 'latent_norm_n': 10, 'num_of_norm_var': 0,
-             'num_of_discrete_param': 7, 'num_of_norm_param': 7}
+    hyper = {'model_type': model_type, 'n_required': n, 'latent_norm_n': 10, 'num_of_norm_var': 0}
+    for key in ('num_of_discrete_param', 'num_of_norm_param', 'latent_discrete_n'):  # derived: set, they must agree
+        with pytest.raises(HyperError, match=key):
+            tv.validate_hyper({**hyper, key: 7})
     h = tv.validate_hyper(hyper)
+    assert tv.validate_hyper({**hyper, **{k: h[k] for k in ('num_of_discrete_param', 'num_of_norm_param',
+                                                              'latent_discrete_n')}}) == h
     assert h['num_of_discrete_param'] == (1 if family == 'GS' else 2)
     assert h['latent_discrete_n'] == 10
     if mixed:

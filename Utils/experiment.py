@@ -7,7 +7,7 @@ Run folder layout (one folder per run, never reused)::
         metrics.csv         one row per evaluated epoch (columns fixed by the experiment)
         train.log           readable lines `Epoch    1 || TeELBO -98.765 || ... || 12.3 sec || i: 937 ||`
         status.json         {"epochs_done": int, "finished": bool, "checkpoint_epoch": int, ...}
-        final_metrics.json  last row of metrics.csv (+ run_dir) once the run finished
+        final_metrics.json  last row of metrics.csv (+ run_dir: the folder's name) once the run finished
         checkpoints/        tf.train.CheckpointManager files
         tb/                 TensorBoard summaries
         images/             figures written by the experiment
@@ -117,6 +117,32 @@ def check_linspace(key, value):
     check_number(f'{key}[2]', value[2], low=1, integer=True)
 
 
+def check_derived(hyper, completed, keys):
+    """Raise HyperError when the user's `hyper` sets one of the derived `keys` to another value than the derived one
+    in `completed` (None means not set; the derived value itself is accepted, e.g. a saved config.json)."""
+    for key in keys:
+        given = hyper.get(key)
+        if given is not None and jsonable(given) != jsonable(completed[key]):
+            raise HyperError(f'{key} is derived ({completed[key]!r} for this hyper dict) and cannot be set to '
+                             f'{given!r}; leave it out or set it to None')
+
+
+def steps_per_epoch(n_train, batch_n, hyper=None):
+    """Training steps per epoch, `n_train // batch_n`: the derived `iter_per_epoch`.
+
+    `hyper`: the user's hyper dict (None when resuming from a folder alone); an `iter_per_epoch` it sets must equal
+    the derived value (it is known only here, once the data is loaded).
+    """
+    steps = int(n_train) // int(batch_n)
+    if steps < 1:
+        raise HyperError(f'bad batch_n {batch_n}: larger than the {n_train} training images')
+    given = (hyper or {}).get('iter_per_epoch')
+    if given is not None and jsonable(given) != steps:
+        raise HyperError(f'iter_per_epoch is derived (training images // batch_n = {n_train} // {batch_n} = {steps}) '
+                         f'and cannot be set to {given!r}; leave it out or set it to None')
+    return steps
+
+
 def jsonable(value):
     """Plain JSON types for a hyper value (tuples -> lists, numpy scalars -> Python)."""
     if isinstance(value, Mapping):
@@ -218,8 +244,13 @@ def run_folder(experiment, hyper, resume_dir=None, run_dir=None):
     return make_run_dir(experiment, hyper['dataset_name'], model_label(hyper), hyper['temp'], hyper['seed'])
 
 
-def write_json(path, payload):
-    """Write JSON atomically (a crash never leaves half a file)."""
+def no_fence():
+    """The fence of a run without a grid lock: every write may go ahead."""
+
+
+def write_json(path, payload, fence=None):
+    """Write JSON atomically (a crash never leaves half a file); `fence()` first (see `Utils.runstore.RunLock`)."""
+    (fence or no_fence)()
     path = Path(path)
     tmp = path.with_name(path.name + '.tmp')
     with open(tmp, 'w') as handle:
@@ -270,11 +301,14 @@ class CsvLog:
 
     The header is written atomically and every row with one `write` on an O_APPEND descriptor, so a kill leaves
     whole rows; a torn last row (a kill inside that write) is dropped by `truncate_after` and by `read_metrics`.
+    `fence()` is called before each write (a grid run's lock check; see `Utils.runstore.RunLock.fence`).
     """
 
-    def __init__(self, path, columns):
+    def __init__(self, path, columns, fence=None):
         self.path, self.columns = Path(path), list(columns)
+        self.fence = fence or no_fence
         if not self.path.exists():
+            self.fence()
             tmp = self.path.with_name(self.path.name + '.tmp')
             with open(tmp, 'w', newline='') as handle:
                 csv.writer(handle).writerow(self.columns)
@@ -283,6 +317,7 @@ class CsvLog:
     def append(self, row):
         buffer = io.StringIO()
         csv.writer(buffer).writerow([_csv_value(row[c]) for c in self.columns])
+        self.fence()
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
         try:
             os.write(fd, buffer.getvalue().encode())
@@ -294,6 +329,7 @@ class CsvLog:
             rows = list(csv.reader(handle))
         width = len(rows[0])
         kept = [rows[0]] + [r for r in rows[1:] if _whole_row(r, width) and int(float(r[0])) <= epoch]
+        self.fence()
         tmp = self.path.with_name(self.path.name + '.tmp')
         with open(tmp, 'w', newline='') as handle:
             csv.writer(handle).writerows(kept)
@@ -327,16 +363,24 @@ def format_log_line(epoch, metrics, seconds, iteration, integer_keys=('N',)):
 
 
 class RunLog:
-    """metrics.csv + train.log + status.json (+ final_metrics.json, TensorBoard) of one run folder."""
+    """metrics.csv + train.log + status.json (+ final_metrics.json, TensorBoard) of one run folder.
 
-    def __init__(self, run_dir, metric_columns, echo=True):
+    `fence`: called before every write into the folder (a grid run's lock check, `Utils.runstore.RunLock.fence`:
+    it raises when another process took the run over); None for a run without a lock. The experiment's other
+    writers in the folder (checkpoints, images, log-likelihoods) call the same `log.fence`.
+    """
+
+    def __init__(self, run_dir, metric_columns, echo=True, fence=None):
         self.run_dir = Path(run_dir)
-        self.metrics = CsvLog(self.run_dir / 'metrics.csv', ['epoch'] + list(metric_columns) + ['seconds'])
+        self.fence = fence or no_fence
+        self.metrics = CsvLog(self.run_dir / 'metrics.csv', ['epoch'] + list(metric_columns) + ['seconds'],
+                              fence=self.fence)
         self.echo = echo
         self._writer = None
 
     def line(self, text):
         """Append a line to train.log (and print it)."""
+        self.fence()
         with open(self.run_dir / 'train.log', 'a') as handle:
             handle.write(text + '\n')
         if self.echo:
@@ -351,6 +395,7 @@ class RunLog:
 
     def scalars(self, step, values, prefix=''):
         import tensorflow as tf
+        self.fence()
         if self._writer is None:
             self._writer = tf.summary.create_file_writer(str(self.run_dir / 'tb'))
         with self._writer.as_default():
@@ -361,6 +406,7 @@ class RunLog:
     def images(self, step, name, images):
         """images: float array (n, H, W, C) in [0, 1]."""
         import tensorflow as tf
+        self.fence()
         if self._writer is None:
             self._writer = tf.summary.create_file_writer(str(self.run_dir / 'tb'))
         with self._writer.as_default():
@@ -372,10 +418,13 @@ class RunLog:
         current = read_status(self.run_dir)
         current.update(fields)
         current = {k: v for k, v in current.items() if v is not None}
-        write_json(self.run_dir / 'status.json', current)
+        write_json(self.run_dir / 'status.json', current, self.fence)
 
     def finish(self, final_metrics):
-        write_json(self.run_dir / 'final_metrics.json', final_metrics)
+        """final_metrics.json and status.json finished. A `run_dir` in the metrics is recorded as the folder's name
+        (records stay valid wherever the folder is moved; the caller keeps its absolute path)."""
+        record = {**final_metrics, 'run_dir': self.run_dir.name} if 'run_dir' in final_metrics else final_metrics
+        write_json(self.run_dir / 'final_metrics.json', record, self.fence)
         self.status(finished=True)
 
     def close(self):
@@ -488,6 +537,34 @@ def restore_epoch(manager, epoch=None):
     return matches[0]
 
 
+CHECKPOINT_PAUSE_ENV = 'IGR_TEST_CHECKPOINT_PAUSE'
+"""Test hook (Tests/test_cluster_faults.py), inert unless set: '<point>:<epoch>' stops the writer of epoch <epoch>'s
+checkpoint at <point> until the process is killed. 'written': the checkpoint's data and index files are complete and
+the state file `checkpoints/checkpoint` does not name it yet; 'clearing': the interrupted checkpoint's state file is
+removed, its data and index files not yet."""
+ITERATION_KEY = 'iteration/.ATTRIBUTES/VARIABLE_VALUE'
+"""The training iteration inside a checkpoint of `training_state_trackables` (orders checkpoints of every kind)."""
+READ_ERRORS = (ValueError, LookupError, OSError)
+"""What reading a missing, short or damaged checkpoint raises, besides tf.errors.OpError (NotFoundError for a missing
+file, DataLossError for a bad checksum): TensorFlow's reader raises IndexError for a short data file."""
+
+
+class CheckpointError(RuntimeError):
+    """A run folder has checkpoints, none of them complete."""
+
+
+def _pause_point():
+    point, _, epoch = os.environ.get(CHECKPOINT_PAUSE_ENV, '').partition(':')
+    return (point, int(epoch)) if point and epoch.isdigit() else None
+
+
+def _pause_until_killed(point, epoch):
+    print(f'# test pause: checkpoint of epoch {epoch} stopped at {point!r} (pid {os.getpid()})', file=sys.stderr,
+          flush=True)
+    while True:
+        time.sleep(60)
+
+
 class Checkpoints:
     """Epoch checkpoints (`checkpoints/ckpt-<epoch>`, the last `max_to_keep` kept, plus those of `keep_epochs` for
     good under `checkpoints/milestones/`) and one mid-epoch checkpoint written when a run is interrupted
@@ -495,48 +572,113 @@ class Checkpoints:
 
     Both hold the same objects (`trackables`: weights, optimizer, counters, generator state, the epoch's running
     statistics and the step reached in it), so resuming from either continues exactly where training stopped.
+    `fence()` is called before each write (a grid run's lock check; see `RunLog`).
+
+    A resume restores the newest *complete* checkpoint: TensorFlow writes a checkpoint's data, then its index, then
+    the state file that names it, so a kill inside a write leaves the state naming the previous one; but a kill while
+    an interrupted checkpoint is deleted, a copy or a file system that lost the last writes can leave a state file
+    naming files that are gone or torn. Each candidate is therefore read before it is trusted, and a candidate that
+    fails is skipped (named in `skipped`) for the next newest.
     """
 
-    def __init__(self, run_dir, max_to_keep=2, keep_epochs=(), **trackables):
+    def __init__(self, run_dir, max_to_keep=2, keep_epochs=(), fence=None, **trackables):
         import tensorflow as tf
         self.run_dir = Path(run_dir)
         self.keep_epochs = frozenset(int(e) for e in keep_epochs)
         self.epochs = checkpoint_manager(run_dir, max_to_keep, **trackables)
         self.checkpoint = self.epochs.checkpoint
         self.interrupt_dir = self.run_dir / 'checkpoints' / 'interrupted'
+        self.fence = fence or no_fence
+        self.skipped = []
         self._tf = tf
+        self._pause = _pause_point()
 
     def _interrupt_manager(self):
         return self._tf.train.CheckpointManager(self.checkpoint, str(self.interrupt_dir), max_to_keep=1)
 
-    def restore_for_resume(self):
-        """Restore the newest state: the mid-epoch checkpoint when there is one, else the latest epoch checkpoint.
-
-        Returns 'interrupted', 'epoch' or None (nothing saved yet: the run starts again from its first step).
-        """
+    def _candidates(self):
+        """(iteration, rank, source, prefix) of every checkpoint a resume could use, newest first (at equal iteration
+        a rolling epoch checkpoint, then a milestone, then the interrupted one)."""
+        named = {}
         if self.interrupt_dir.is_dir():
-            path = self._interrupt_manager().latest_checkpoint
-            if path is not None:
-                self.checkpoint.restore(path).expect_partial()
-                return 'interrupted'
-        if self.epochs.latest_checkpoint is not None:
-            restore_latest(self.epochs)
-            return 'epoch'
+            interrupted = self._interrupt_manager()
+            named.update((p, ('interrupted', 0)) for p in interrupted.checkpoints + [interrupted.latest_checkpoint]
+                         if p)
+        named.update((str(milestone_path(self.run_dir, e)), ('epoch', 1)) for e in milestone_epochs(self.run_dir))
+        named.update((p, ('epoch', 2)) for p in self.epochs.checkpoints + [self.epochs.latest_checkpoint] if p)
+        found = []
+        for prefix, (source, rank) in named.items():
+            try:  # the index and one small tensor: a missing index or data file fails here
+                iteration = int(self._tf.train.load_checkpoint(prefix).get_tensor(ITERATION_KEY))
+            except (*READ_ERRORS, self._tf.errors.OpError) as error:
+                self._skip(prefix, error)
+                continue
+            found.append((iteration, rank, source, prefix))
+        return sorted(found, reverse=True)
+
+    def _read_whole(self, prefix):
+        """Read every tensor of a checkpoint, verifying each shard's checksum (a few MB, at a resume only): a short
+        or damaged data file raises here, before any variable is overwritten."""
+        reader = self._tf.train.load_checkpoint(prefix)
+        for key in reader.get_variable_to_dtype_map():
+            reader.get_tensor(key)
+
+    def _skip(self, prefix, error):
+        from Utils.relocate_records import relocate_text
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        text = f'{Path(prefix).relative_to(self.run_dir)} ({type(error).__name__}: {first})'
+        self.skipped.append(relocate_text(text, self.run_dir.name))  # for train.log: no absolute path in records
+
+    def restore_for_resume(self):
+        """Restore the newest complete checkpoint: the one with the most training iterations, the mid-epoch one of an
+        interrupted run included (an epoch checkpoint wins a tie).
+
+        Returns 'interrupted', 'epoch' or None (nothing saved: the run starts from its first step). Raises
+        CheckpointError when checkpoints were saved and none of them is complete.
+        """
+        for _, _, source, prefix in self._candidates():
+            try:
+                self._read_whole(prefix)
+                self.checkpoint.restore(prefix).expect_partial()
+            except (*READ_ERRORS, self._tf.errors.OpError) as error:
+                self._skip(prefix, error)
+                continue
+            return source
+        if self.skipped:  # never start a run over silently when it had checkpoints: its logs would be cut to none
+            raise CheckpointError(f'no complete checkpoint in {self.run_dir.name}/checkpoints: '
+                                  f'{"; ".join(self.skipped)}. Delete the folder\'s checkpoints/ to train the run '
+                                  f'again from its first epoch')
         return None
 
     def save_epoch(self, epoch):
+        self.fence()
         if int(epoch) in self.keep_epochs:  # before the rolling one: a kill in between redoes the epoch and both
             self.checkpoint.write(str(milestone_path(self.run_dir, epoch)))
-        path = self.epochs.save(checkpoint_number=int(epoch))
-        self.clear_interrupt()
+        path = self.epochs.save(checkpoint_number=int(epoch), options=self._write_options(epoch))
+        self.clear_interrupt(epoch)
         return path
 
+    def _write_options(self, epoch):
+        """None (TensorFlow's defaults) unless the test hook asks to stop once the files are written."""
+        if self._pause != ('written', int(epoch)):
+            return None
+        return self._tf.train.CheckpointOptions(
+            experimental_write_callbacks=[lambda: _pause_until_killed('written', int(epoch))])
+
     def save_interrupt(self, iteration):
+        self.fence()
         return self._interrupt_manager().save(checkpoint_number=int(iteration))
 
-    def clear_interrupt(self):
-        if self.interrupt_dir.is_dir():
-            shutil.rmtree(self.interrupt_dir, ignore_errors=True)
+    def clear_interrupt(self, epoch=None):
+        if not self.interrupt_dir.is_dir():
+            return
+        self.fence()
+        # the state file first: a kill during the deletion then leaves files no state names, never a state naming
+        # files that are half gone
+        (self.interrupt_dir / 'checkpoint').unlink(missing_ok=True)
+        if epoch is not None and self._pause == ('clearing', int(epoch)):
+            _pause_until_killed('clearing', int(epoch))
+        shutil.rmtree(self.interrupt_dir, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------------------------------------------------

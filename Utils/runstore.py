@@ -8,17 +8,26 @@ It is computed from the cell when a grid runs it and from ``config.json`` when a
 current code, so folders made before keys existed are found too. New run folders of a grid are named
 ``<experiment>_<dataset>_<model>_t<temp>_s<seed>_k<key>``; ``--restart`` adds ``_r<n>``.
 
-Running a cell (``claim``): finished -> skipped; unfinished -> resumed in its folder; none -> a new folder. A lock
-file ``<run>/lock`` (host, pid, Slurm job, start time; its mtime is refreshed every ``LOCK_REFRESH_SECONDS`` by
-the holder) keeps two processes from training one cell. A lock is stale when its process is gone (same host) or
+Running a cell (``claim``): finished -> skipped; unfinished -> resumed in its folder; none -> a new folder (or the
+cell's folder left without config.json by a run that died before writing it). A lock file ``<run>/lock`` (host, pid,
+Slurm job, start time and a token drawn at each acquisition; its mtime is refreshed every ``LOCK_REFRESH_SECONDS``
+by the holder) keeps two processes from training one cell. A lock is stale when its process is gone (same host) or
 its mtime is older than ``IGR_LOCK_STALE_SECONDS`` (default 900 s); a stale lock is taken over with a message.
+
+Fencing: a holder that was suspended (SIGSTOP, a frozen node) past the stale age may find its lock taken over when
+it comes back. Every write of a run that matters (checkpoints, metrics and gradient rows, status.json, final
+metrics, log-likelihoods, images, train.log) first calls the lock's ``fence``, which raises ``LockLost`` unless the
+lock file still names this holder (host, pid, token); the run then stops without writing and the grid exits with
+``EXIT_LOCK_LOST``. The run finds the fence of its folder with ``fence_of(run_dir)`` (None without a grid lock).
 """
 import hashlib
 import json
+import math
 import os
 import socket
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,14 +42,20 @@ KEY_OMITTED_VALUES = {'decoder_output': 'linear'}
 """Keys added after runs were made leave the key when they hold the setting those runs had, so their keys stand."""
 KEY_LENGTH = 10
 LOCK_FILE = 'lock'
+LOCK_REFRESH_ENV = 'IGR_LOCK_REFRESH_SECONDS'
 LOCK_REFRESH_SECONDS = 60.
 LOCK_STALE_ENV = 'IGR_LOCK_STALE_SECONDS'
 LOCK_STALE_SECONDS = 900.
+"""A live holder touches its lock every LOCK_REFRESH_SECONDS; a lock untouched for LOCK_STALE_SECONDS is stale. The
+stale age must exceed twice the refresh interval, so that one late refresh never makes a live holder's lock stale."""
 
 EXIT_INTERRUPTED = 3
 """Exit code of a grid run stopped by SIGTERM / SIGUSR1 / SIGINT after writing its checkpoint (re-run to resume)."""
 EXIT_LOCKED = 4
 """Exit code of a grid run whose cell another live process is training."""
+EXIT_LOCK_LOST = 5
+"""Exit code of a grid run whose lock was taken over while it ran (it had been suspended past the stale age): it
+stopped at its next write without writing, and the process named in the message trains the cell."""
 
 
 def _canonical(value):
@@ -94,8 +109,8 @@ def read_json_or_none(path):
 # Locks
 # ---------------------------------------------------------------------------------------------------------------------
 def _holder():
-    return {'host': socket.gethostname(), 'pid': os.getpid(),
-            'slurm_job': _slurm_job(), 'started': time.strftime('%Y-%m-%dT%H:%M:%S')}
+    return {'host': socket.gethostname(), 'pid': os.getpid(), 'slurm_job': _slurm_job(),
+            'started': time.strftime('%Y-%m-%dT%H:%M:%S'), 'token': uuid.uuid4().hex}
 
 
 def _slurm_job():
@@ -118,8 +133,40 @@ def _pid_alive(pid):
     return True
 
 
+class LockSettingError(ValueError):
+    """A bad $IGR_LOCK_STALE_SECONDS or $IGR_LOCK_REFRESH_SECONDS; the message names the value."""
+
+
+def _seconds_from_env(name, default):
+    text = os.environ.get(name, '').strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise LockSettingError(f'bad ${name} {text!r}: expected a number of seconds > 0')
+    return value
+
+
+def lock_timing():
+    """(refresh interval, stale age) in seconds from the environment, checked: stale age > 2 x refresh interval."""
+    refresh = _seconds_from_env(LOCK_REFRESH_ENV, LOCK_REFRESH_SECONDS)
+    stale = _seconds_from_env(LOCK_STALE_ENV, LOCK_STALE_SECONDS)
+    if not stale > 2 * refresh:
+        raise LockSettingError(f'bad ${LOCK_STALE_ENV} {stale:g}: the stale age must be more than twice the lock '
+                               f'refresh interval ({refresh:g} s, ${LOCK_REFRESH_ENV}), else a live holder\'s lock '
+                               f'could be taken over')
+    return refresh, stale
+
+
 def stale_seconds():
-    return float(os.environ.get(LOCK_STALE_ENV, LOCK_STALE_SECONDS))
+    return lock_timing()[1]
+
+
+def refresh_seconds():
+    return lock_timing()[0]
 
 
 def lock_state(run_dir):
@@ -146,6 +193,20 @@ class LockHeld(RuntimeError):
     """Another live process holds the cell's lock; the message names it."""
 
 
+class LockLost(RuntimeError):
+    """This process's lock was taken over (or removed) while it ran; the message names the new holder."""
+
+
+_HELD = {}
+"""Resolved run folder -> the RunLock this process holds on it (`fence_of`)."""
+
+
+def fence_of(run_dir):
+    """The fence of the lock this process holds on `run_dir` (a callable raising LockLost), or None."""
+    lock = _HELD.get(Path(run_dir).resolve())
+    return lock.fence if lock is not None else None
+
+
 class RunLock:
     """An exclusive lock file in a run folder, refreshed by a daemon thread while held."""
 
@@ -154,17 +215,21 @@ class RunLock:
         self.say = say
         self._stop = threading.Event()
         self._thread = None
+        self._mine = None
 
     def acquire(self):
+        refresh = refresh_seconds()  # a bad setting fails here, before anything is written
         for _ in range(3):
             try:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
                 self._take_over_if_stale()
                 continue
+            self._mine = _holder()
             with os.fdopen(fd, 'w') as handle:
-                json.dump(_holder(), handle)
-            self._thread = threading.Thread(target=self._refresh, daemon=True)
+                json.dump(self._mine, handle)
+            _HELD[self.path.parent.resolve()] = self
+            self._thread = threading.Thread(target=self._refresh, args=(refresh,), daemon=True)
             self._thread.start()
             return self
         state = lock_state(self.path.parent)
@@ -187,7 +252,7 @@ class RunLock:
         except FileNotFoundError:
             return
         taken = read_json_or_none(aside) or {}
-        if taken.get('pid') != holder.get('pid') or taken.get('started') != holder.get('started'):
+        if any(taken.get(k) != holder.get(k) for k in ('pid', 'started', 'token')):
             # a fresh lock was written between our check and the rename: put it back and give up
             try:
                 os.link(aside, self.path)
@@ -198,17 +263,53 @@ class RunLock:
         os.unlink(aside)
         self.say(f'# taking over the stale lock of {self.path.parent} ({describe_holder(holder)}: {why})')
 
-    def _refresh(self):
-        while not self._stop.wait(LOCK_REFRESH_SECONDS):
-            try:
-                os.utime(self.path)
-            except FileNotFoundError:
-                return
+    def _names_me(self, holder):
+        return self._mine is not None and all(holder.get(k) == self._mine[k] for k in ('host', 'pid', 'token'))
+
+    def current_holder(self):
+        """The lock file's content ({} when it is gone or unreadable)."""
+        return read_json_or_none(self.path) or {}
+
+    def holds(self):
+        """True while the lock file names this holder (host, pid and the token of this acquisition)."""
+        return self._names_me(self.current_holder())
+
+    def fence(self):
+        """Raise LockLost unless this process still holds the lock: called before each write of the run."""
+        holder = self.current_holder()
+        if self._names_me(holder):
+            return
+        now = f'it now names {describe_holder(holder)}' if holder else 'the lock file is gone'
+        raise LockLost(f'lost the lock of {self.path.parent} ({now}): another process took the run over while this '
+                       f'one was stopped; stopping without writing')
+
+    def _refresh(self, interval):
+        while not self._stop.wait(interval):
+            if not self._touch_if_mine():
+                return  # taken over or removed: never touch another holder's lock
+
+    def _touch_if_mine(self):
+        """Refresh the lock's mtime through the descriptor of the file just read, so that the file touched is the
+        one that names this holder, even when it is replaced in between."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return False
+        try:
+            holder = json.loads(os.read(fd, 1 << 16) or b'{}')
+            if not isinstance(holder, dict) or not self._names_me(holder):
+                return False
+            os.utime(fd)
+            return True
+        except ValueError:
+            return False
+        finally:
+            os.close(fd)
 
     def release(self):
         self._stop.set()
-        holder = read_json_or_none(self.path) or {}
-        if holder.get('pid') == os.getpid() and holder.get('host') == socket.gethostname():
+        _HELD.pop(self.path.parent.resolve(), None)
+        if self.holds():
             try:
                 self.path.unlink()
             except FileNotFoundError:
@@ -259,18 +360,22 @@ class RunStore:
         self.experiment, self.validate, self.headline = experiment, validate, headline
         self.saved = saved
         self.log_dir = Path(log_dir) if log_dir is not None else paths.log_dir()
-        self._index = None
+        self._index = self._unconfigured = None
 
     def key(self, cell):
         return run_key(self.validate(dict(cell)))
 
     def folders(self):
-        """key -> [RunFolder] (oldest first) over every folder of this experiment with a readable config.json."""
+        """key -> [RunFolder] (oldest first) over every folder of this experiment with a readable config.json (the
+        names of the folders without one are kept for `unconfigured`)."""
         if self._index is None:
-            self._index = {}
+            self._index, self._unconfigured = {}, set()
             for path in sorted(p for p in self.log_dir.iterdir() if p.is_dir()) if self.log_dir.is_dir() else []:
                 config = read_json_or_none(path / 'config.json')
-                if not isinstance(config, dict) or config.get('experiment') != self.experiment:
+                if not isinstance(config, dict):
+                    self._unconfigured.add(path.name)  # a run that died before writing it, or one starting now
+                    continue
+                if config.get('experiment') != self.experiment:
                     continue
                 try:
                     key = run_key(self.validate(self.saved(dict(config['hyper']))))
@@ -291,37 +396,63 @@ class RunStore:
         runs = self.runs_of(cell)
         return runs[-1] if runs else None
 
+    def folder_base(self, cell):
+        """`<experiment>_<dataset>_<model>_t<temp>_s<seed>_k<key>`: the name of the cell's folder."""
+        return (f'{self.experiment}_{cell.get("dataset_name", "mnist")}_{model_label(cell)}'
+                f'_t{float(cell["temp"]):g}_s{cell.get("seed", 0)}_k{self.key(cell)}')
+
     def new_folder(self, cell, restart=False):
-        """Create `<experiment>_<dataset>_<model>_t<temp>_s<seed>_k<key>[_r<n>]` (atomic; None if it exists)."""
-        key = self.key(cell)
-        base = (f'{self.experiment}_{cell.get("dataset_name", "mnist")}_{model_label(cell)}_t{float(cell["temp"]):g}'
-                f'_s{cell.get("seed", 0)}_k{key}')
+        """The folder a new run of `cell` trains in: `<base>` (or `<base>_r<n>` with `restart`), created atomically.
+
+        Without `restart`, an existing `<base>` is returned as is: it has no readable config.json (else the cell
+        would have a run), so a run died before writing it, or another process is starting in it; the caller locks
+        it before training (the lock tells the two apart).
+        """
+        base = self.folder_base(cell)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         names = [base] if not restart else [f'{base}_r{n}' for n in range(1, 10_000)]
         for name in names:
             try:
                 (self.log_dir / name).mkdir()
-                self._index = None
-                return self.log_dir / name
             except FileExistsError:
-                continue
-        return None
+                if restart:
+                    continue
+            self._index = None
+            return self.log_dir / name
+        raise RuntimeError(f'no free run folder name for {base}_r<n> in {self.log_dir}')
+
+    def unconfigured(self, cell):
+        """Folders of `cell` (`<base>`, then `<base>_r<n>` by n) without a readable config.json."""
+        base = self.folder_base(cell)
+
+        def rank(name):  # <base> -> 0, <base>_r<n> -> n, any other name -> None
+            tail = name[len(base) + 2:] if name.startswith(base + '_r') else ''
+            return 0 if name == base else (int(tail) if tail.isdigit() else None)
+        self.folders()
+        ranked = sorted((rank(name), name) for name in self._unconfigured if rank(name) is not None)
+        return [self.log_dir / name for _, name in ranked]
 
     def state(self, cell, epochs):
-        """(state, text) of a cell: 'not started', 'running', 'interrupted', 'stopped', 'failed', 'finished'."""
+        """(state, text) of a cell: 'not started', 'running', 'interrupted', 'stopped', 'failed', 'finished'.
+
+        A cell without a configured run shows its newest folder without config.json, if any: a run that failed or
+        was killed before writing its config (its error is in that folder's status.json), or one starting now.
+        """
         run = self.current(cell)
-        if run is None:
+        orphans = self.unconfigured(cell) if run is None else []
+        if run is None and not orphans:
             return 'not started', 'not started'
-        where = run.path.name
-        lock = lock_state(run.path)
-        status = read_json_or_none(run.path / 'status.json') or run.status
+        path = run.path if run is not None else orphans[-1]
+        where = path.name
+        lock = lock_state(path)
+        status = read_json_or_none(path / 'status.json') or (run.status if run is not None else {})
         done = int(status.get('epochs_done', 0))
         if lock is not None and not lock[1]:
             return 'running', f'running: {describe_holder(lock[0])}, epoch {done} of {epochs} done ({where})'
         if status.get('error'):
             return 'failed', f'failed: {status["error"]} ({where})'
         if status.get('finished') and done >= epochs:
-            final = read_json_or_none(run.path / 'final_metrics.json') or {}
+            final = read_json_or_none(path / 'final_metrics.json') or {}
             value = final.get(self.headline)
             shown = f'{self.headline} {value:.4f}' if isinstance(value, (int, float)) else 'no metrics'
             return 'finished', f'finished: {shown}, {done} epochs ({where})'

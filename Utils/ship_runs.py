@@ -8,12 +8,16 @@ log_likelihood.json, and the evaluations at kept checkpoints vertex_distance.jso
 (`vae_experiments/milestones.py`) (the files the table and figure scripts read, plus the readable log). Checkpoints,
 TensorBoard files and images stay behind. Only finished runs are copied; a folder already shipped is replaced when
 the source has at least as many epochs and its records differ (e.g. a log-likelihood estimate added later).
+Records are copied relocatable: an absolute path of the run folder in them (written by older code) becomes the
+folder's name (`Utils/relocate_records.py`).
 """
 import argparse
 import json
 import shutil
 import sys
 from pathlib import Path
+
+from Utils.relocate_records import relocated_bytes
 
 RECORD_FILES = ('config.json', 'metrics.csv', 'gradients.csv', 'status.json', 'final_metrics.json', 'train.log',
                 'log_likelihood.json', 'vertex_distance.json', 'gradient_variance.csv')
@@ -27,8 +31,14 @@ def _status(folder):
 
 
 def _same_records(folder, target):
-    read = lambda path: path.read_bytes() if path.is_file() else None
-    return all(read(folder / name) == read(target / name) for name in RECORD_FILES)
+    shipped = lambda path: relocated_bytes(path, folder.name) if path.is_file() else None  # noqa: E731
+    return all(shipped(folder / name) == shipped(target / name) for name in RECORD_FILES)
+
+
+def _copy_record(source, target, folder_name):
+    """Copy one record with its run folder's absolute paths cut to the folder's name; times kept as in copy2."""
+    target.write_bytes(relocated_bytes(source, folder_name))
+    shutil.copystat(source, target)
 
 
 def ship(source, destination, experiment=None):
@@ -50,7 +60,7 @@ def ship(source, destination, experiment=None):
         tmp.mkdir(parents=True)
         for name in RECORD_FILES:
             if (folder / name).is_file():
-                shutil.copy2(folder / name, tmp / name)
+                _copy_record(folder / name, tmp / name, folder.name)
         shutil.rmtree(target, ignore_errors=True)
         tmp.rename(target)
         shipped.append(folder.name)
@@ -74,4 +84,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(0 if main() is not None else 1)
+    from Utils.cli import run_main
+    sys.exit(0 if run_main(main) is not None else 1)

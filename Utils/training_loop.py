@@ -10,6 +10,7 @@ point is written, `status.json` says `interrupted` (epoch, step, signal) and `Ut
 raised. The next run of the same folder continues from that step with the same data order and noise.
 """
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -26,12 +27,15 @@ def epoch_permutation(seed, epoch, n_examples, steps, batch_n):
     return order[:steps * batch_n].reshape(steps, batch_n).astype(np.int32)
 
 
-def resume_point(model, checkpoints, steps):
-    """Restore the newest checkpoint; returns (epochs completed, steps done in the next epoch, source).
+def resume_point(model, checkpoints, steps, log=None):
+    """Restore the newest complete checkpoint; returns (epochs completed, steps done in the next epoch, source).
 
-    source: 'interrupted' (mid-epoch), 'epoch', or None (nothing saved: start from the first step).
+    source: 'interrupted' (mid-epoch), 'epoch', or None (nothing saved: start from the first step). Checkpoints
+    skipped as incomplete (a torn write) are named in `log` (a `Utils.experiment.RunLog`) when given.
     """
     source = checkpoints.restore_for_resume()
+    for text in checkpoints.skipped if log is not None else ():
+        log.line(f'# skipped an incomplete checkpoint: {text}')
     if source is None:
         return 0, 0, None
     epoch = int(model.epoch.numpy())
@@ -44,8 +48,8 @@ def _check_finite(model, epoch, epoch_start_iteration, run_dir, log, hint):
     if bad < 0:
         return
     message = (f'Non-finite training loss at epoch {epoch}, step {bad - epoch_start_iteration + 1} '
-               f'(global iteration {bad + 1}) of run {run_dir}; training stopped. The last checkpoint holds the '
-               f'weights before it. {hint}')
+               f'(global iteration {bad + 1}) of run {Path(run_dir).name}; training stopped. The last checkpoint '
+               f'holds the weights before it. {hint}')
     log.line(f'# ERROR: {message}')
     log.status(error=message)
     raise NonFiniteLossError(message)

@@ -142,7 +142,7 @@ def main(argv=None):
     categories = args.categories or settings['categories']
     for k in categories:
         if k < 2:
-            raise ValueError(f'--categories must be >= 2, got {k}')
+            parser.error(f'--categories must be >= 2, got {k}')
     command = ' '.join(['python3', 'approximations/set_prior.py'] + list(argv if argv is not None else sys.argv[1:]))
     out = results_dir()
     report_path = out / REPORT_NAME
@@ -166,4 +166,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    from Utils.cli import run_main
+    run_main(main)

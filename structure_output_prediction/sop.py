@@ -24,7 +24,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 import os
 
 from Models.sop_hyper import default_hyper, validate_hyper
-from Utils.grid import enumerate_cells, run_grid
+from Utils.grid import GridError, enumerate_cells, run_grid
 
 HYPER = {**default_hyper(), 'epochs': 50, 'batch_n': 64, 'learning_rate': 3e-4, 'units': 200,
          'stochastic_layers': 2, 'sample_size': 1, 'test_sample_size': 100, 'check_every': 5, 'seed': 0,
@@ -51,7 +51,7 @@ def settings(preset=None):
     """(hyper, model_cases, temps, seeds) of a preset (default: IGR_SOP_PRESET or 'table3')."""
     preset = preset or os.environ.get('IGR_SOP_PRESET', 'table3')
     if preset not in PRESETS:
-        raise ValueError(f'Unknown preset {preset!r}; valid choices are {list(PRESETS)}')
+        raise GridError(f'unknown preset {preset!r} (IGR_SOP_PRESET); valid choices are: {", ".join(PRESETS)}')
     chosen = {'HYPER': HYPER, 'MODEL_CASES': MODEL_CASES, 'TEMPS': TEMPS, 'SEEDS': SEEDS, **PRESETS[preset]}
     return chosen['HYPER'], chosen['MODEL_CASES'], chosen['TEMPS'], chosen['SEEDS']
 
@@ -92,4 +92,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    from Utils.cli import run_main
+    run_main(main)

@@ -34,7 +34,7 @@ import time  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 
 from Utils import paths  # noqa: E402
-from Utils.runstore import EXIT_INTERRUPTED, EXIT_LOCKED  # noqa: E402
+from Utils.runstore import EXIT_INTERRUPTED, EXIT_LOCK_LOST, EXIT_LOCKED  # noqa: E402
 
 PARTS = ('mnist', 'sop', 'fmnist', 'jv')
 BUDGETS = {
@@ -210,7 +210,7 @@ class Campaign:
                 self.say(f'core {core}: {task.label} exited {code} after {time.time() - tic:.0f} s')
                 if code == EXIT_INTERRUPTED or self.stopping:
                     return
-                if code == EXIT_LOCKED:
+                if code in (EXIT_LOCKED, EXIT_LOCK_LOST):  # another process trains that cell
                     continue
                 if code != 0:
                     self.say(f'core {core}: {" | ".join(err)}')
@@ -278,4 +278,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    from Utils.cli import run_main
+    sys.exit(run_main(main))

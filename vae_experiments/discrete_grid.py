@@ -45,7 +45,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 import argparse  # noqa: E402
 
-from Utils.grid import enumerate_cells, run_grid  # noqa: E402
+from Utils.grid import GridError, enumerate_cells, run_grid  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Editable settings
@@ -168,7 +168,7 @@ DEFAULT_PRESET = 'table1'
 def grid_cells(preset=DEFAULT_PRESET, base_hyper=None):
     """The cells (full hyper dicts) of a preset, in the fixed grid order."""
     if preset not in PRESETS:
-        raise ValueError(f'unknown preset {preset!r}; valid choices are: {", ".join(PRESETS)}')
+        raise GridError(f'unknown preset {preset!r}; valid choices are: {", ".join(PRESETS)}')
     spec = PRESETS[preset]
     if 'parts' in spec:
         return [cell for part in spec['parts'] for cell in grid_cells(part, base_hyper)]
@@ -181,12 +181,8 @@ def grid_cells(preset=DEFAULT_PRESET, base_hyper=None):
 def run_cell(cell, smoke=False, run_dir=None):
     """Train one VAE (in `run_dir` when given: new there, or resumed); returns its final test metrics."""
     from Models.train_vae import run_vae
-    from Utils.load_data import MissingDataError
     hyper = {**cell, 'run_with_sample': bool(smoke or cell.get('run_with_sample', False))}
-    try:
-        return run_vae(hyper, run_with_sample=hyper['run_with_sample'], run_dir=run_dir)
-    except MissingDataError as err:
-        raise SystemExit(str(err)) from None
+    return run_vae(hyper, run_with_sample=hyper['run_with_sample'], run_dir=run_dir)
 
 
 def run_store(log_dir=None):
@@ -215,4 +211,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    from Utils.cli import run_main
+    run_main(main)

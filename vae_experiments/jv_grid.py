@@ -31,7 +31,7 @@ import sys
 import pathlib
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from Utils.grid import enumerate_cells, run_grid  # noqa: E402
+from Utils.grid import GridError, enumerate_cells, run_grid  # noqa: E402
 from vae_experiments.discrete_grid import EVIDENCE, EVIDENCE_HYPER, PAPER_HYPER, SEEDS, TEMPS, parse_preset, run_cell, run_store  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -86,7 +86,7 @@ DEFAULT_PRESET = 'table2'
 def grid_cells(preset=DEFAULT_PRESET, base_hyper=None):
     """The cells (full hyper dicts) of a preset, in the fixed grid order."""
     if preset not in PRESETS:
-        raise ValueError(f'unknown preset {preset!r}; valid choices are: {", ".join(PRESETS)}')
+        raise GridError(f'unknown preset {preset!r}; valid choices are: {", ".join(PRESETS)}')
     spec = PRESETS[preset]
     models = {m: MODEL_CASES[m] for m in spec['models']}
     datasets = {d: DATASET_CASES[d] for d in spec['datasets']}
@@ -102,4 +102,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    from Utils.cli import run_main
+    run_main(main)

@@ -93,20 +93,17 @@ def main(argv=None):
     from Utils.tf_quiet import import_tensorflow
     import_tensorflow()
     from Models.train_vae import run_vae
-    from Utils.load_data import MissingDataError
+    from Utils.grid import GridError
     from Utils.results_io import load_metrics
     args = parse_args(argv)
     overrides = {}
     for item in args.set:
         key, sep, value = item.partition('=')
         if not sep:
-            raise SystemExit(f'--set expects key=value, got {item!r}')
+            raise GridError(f'--set expects key=value, got {item!r}')
         overrides[key.strip()] = parse_value(value.strip())
     hyper = build_hyper(args.preset, args.model, args.dataset, args.temp, args.epochs, args.seed, overrides)
-    try:
-        final = run_vae(hyper, run_with_sample=hyper['run_with_sample'])
-    except MissingDataError as err:
-        raise SystemExit(str(err)) from None
+    final = run_vae(hyper, run_with_sample=hyper['run_with_sample'])
     print(f'\nTest metrics of {hyper["model_type"]} on {hyper["dataset_name"]} (temp {hyper["temp"]:g}, preset '
           f'{args.preset}), nats per image:')
     print(format_table(load_metrics(final['run_dir'])))
@@ -115,4 +112,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    from Utils.cli import run_main
+    run_main(main)

@@ -599,4 +599,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    from Utils.cli import run_main
+    sys.exit(run_main(main))
