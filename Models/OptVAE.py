@@ -31,6 +31,11 @@ the gradient is the relaxed sample's (`hard + psi - stop_gradient(psi)`), and th
 the data-processing inequality), so the objective is a lower bound on the discrete model's ELBO. TeELBO is then that
 objective.
 
+The deep latent Gaussian mixtures (`Models.vae_hyper.MIXTURE_TYPES`, `Models/dlgmm.py`) plug in through the same
+latent slot: their latent object owns the objective (`owns_objective`), so the train step takes its per-example ELBO
+and `evaluate`, the figures and the log-likelihood defer to it; network, optimizer, steps, checkpoints and the epoch
+loop are the ones below.
+
 Test metrics (per example, averaged over the test set):
     TeELBO   ELBO with the training KL,      TeELBOC  ELBO with the closed-form KL
              (GS: categorical KL of softmax(log_pi) to the uniform prior),
@@ -49,9 +54,10 @@ import numpy as np
 import tensorflow as tf
 
 from Models.VAENet import VAENet
+from Models.dlgmm import MixtureLatent
 from Models.latents import (DISCRETE_MC_SAMPLES, LATENTS, PRIOR_MC_SAMPLES,  # noqa: F401  (re-exported)
                             gaussian_log_density)
-from Models.vae_hyper import MODEL_TYPES  # noqa: F401  (re-exported: the table lives with the hyper schema)
+from Models.vae_hyper import MIXTURE_TYPES, MODEL_TYPES  # noqa: F401  (re-exported; they live with the hyper schema)
 from Utils import Distributions as dist
 from Utils import experiment as ex
 
@@ -61,8 +67,12 @@ VANISHED_GRAD_ATOL = 1e-10
 
 
 def model_family(model_type):
+    """(family, has JointVAE Gaussian latents); a mixture is its own family, with no separate Gaussian block."""
+    if model_type in MIXTURE_TYPES:
+        return model_type, False
     if model_type not in MODEL_TYPES:
-        raise ValueError(f'unknown model_type {model_type!r}; valid choices are: {", ".join(MODEL_TYPES)}')
+        raise ValueError(f'unknown model_type {model_type!r}; valid choices are: '
+                         f'{", ".join(list(MODEL_TYPES) + list(MIXTURE_TYPES))}')
     return MODEL_TYPES[model_type]
 
 
@@ -85,14 +95,20 @@ class OptVAE:
         family, self.mixed = model_family(h['model_type'])
         self.family = family
         self.batch_n, self.sample_size = int(h['batch_n']), int(h['sample_size'])
-        options = {'exact_probs': h.get('discrete_probs', 'exact') == 'exact'} if family == 'IGR_I' else {}
-        self.latent = LATENTS[family](h['n_required'], h['num_of_discrete_var'], h['temp'], prior=prior,
-                                      threshold=h['threshold'], truncation_option=h['truncation_option'],
-                                      closed_form_kl=h['run_closed_form_kl'], **options)
+        if h['model_type'] in MIXTURE_TYPES:
+            self.latent = MixtureLatent.from_hyper(h)
+        else:
+            options = {'exact_probs': h.get('discrete_probs', 'exact') == 'exact'} if family == 'IGR_I' else {}
+            self.latent = LATENTS[family](h['n_required'], h['num_of_discrete_var'], h['temp'], prior=prior,
+                                          threshold=h['threshold'], truncation_option=h['truncation_option'],
+                                          closed_form_kl=h['run_closed_form_kl'], **options)
         self.cont_n = int(h['latent_norm_n']) * int(h['num_of_norm_var']) if self.mixed else 0
-        disc_size = self.latent.n * self.latent.v
-        param_sizes = [self.cont_n] * (2 if self.mixed else 0) + [disc_size] * len(self.latent.param_names)
-        decoder_in = self.cont_n + self.latent.categories * self.latent.v
+        if self.latent.owns_objective:
+            param_sizes, decoder_in = self.latent.param_sizes, self.latent.decoder_input_n
+        else:
+            disc_size = self.latent.n * self.latent.v
+            param_sizes = [self.cont_n] * (2 if self.mixed else 0) + [disc_size] * len(self.latent.param_names)
+            decoder_in = self.cont_n + self.latent.categories * self.latent.v
         self.net = VAENet(h['architecture'], image_shape, likelihood, param_sizes, decoder_in,
                           planar_flow=self.latent.make_flow(), output_activation=h['decoder_output'])
         self.likelihood = self.net.likelihood
@@ -131,13 +147,15 @@ class OptVAE:
         self.test_step = compiled(OptVAE._test_step, reduce_retracing=True)
         self._indexed_train_step = compiled(OptVAE._train_from_index)
         self._x_train = self._perm = self._host_images = None
+        if self.latent.owns_objective:
+            self.latent.bind(self, jit)
 
     # ---- checkpointing -------------------------------------------------------------------------------------------
     def trackables(self):
         """Objects a checkpoint must hold to resume training exactly, mid-epoch included."""
         return {'net': self.net, 'optimizer': self.optimizer, **ex.training_state_trackables(self),
                 'n_required_max': self.n_required_max, 'threshold_unmet_steps': self.threshold_unmet_steps,
-                'grad_vanished': self.grad_vanished, 'grad_total': self.grad_total}
+                'grad_vanished': self.grad_vanished, 'grad_total': self.grad_total, **self.latent.trackables()}
 
     # ---- building blocks -----------------------------------------------------------------------------------------
     def encode(self, x):
@@ -257,14 +275,18 @@ class OptVAE:
     def _train_core(self, x, noise):
         """The step given its noise. Bookkeeping goes to variables (no host sync)."""
         with tf.GradientTape() as tape:
-            terms = self.elbo_terms(x, noise=noise)
-            loss = self.loss(terms)
+            if self.latent.owns_objective:  # the mixtures: their own per-example bound (noise: (latent's, None))
+                terms = self.latent.training_terms(x, noise[0])
+                loss = -tf.reduce_mean(terms['elbo'])
+            else:
+                terms = self.elbo_terms(x, noise=noise)
+                loss = self.loss(terms)
         variables = self.net.trainable_variables
         grads = tape.gradient(loss, variables)
         self.optimizer.apply_gradients(zip(grads, variables))
         ex.record_step(self, loss)
         draw = terms['draw']
-        if self.family == 'IGR_SB':
+        if self.latent.truncates:
             self.n_required_max.assign(tf.maximum(self.n_required_max, draw['n_required']))
             self.threshold_unmet_steps.assign_add(tf.cast(tf.logical_not(draw['threshold_met']), tf.int32))
         if self.monitor_gradients:
@@ -391,9 +413,12 @@ class OptVAE:
                          jv * batch_n, jvc * batch_n])
         return sums, self.latent.categories_used(draw), params_d, draw['mask']
 
-    def evaluate(self, x_test_batches):
+    def evaluate(self, x_test_batches, labels=None):
         """Test metrics over the batches of a tensor (n_batches, tb, H, W, C); noise reset to a fixed seed so the
-        same weights always give the same numbers. Returns {'TeELBO', 'TeELBOC', 'TeELBOD', 'TeJV', 'TeJVC', 'N'}."""
+        same weights always give the same numbers. Returns {'TeELBO', 'TeELBOC', 'TeELBOD', 'TeJV', 'TeJVC', 'N'}
+        (a mixture: its own `metric_columns`, the clustering scores from the test `labels`)."""
+        if self.latent.owns_objective:
+            return self.latent.evaluate(x_test_batches, labels)
         self.eval_rng.reset_from_seed(self.eval_seed)
         total, n_used, count = tf.zeros(5), tf.constant(0, tf.int32), 0
         for i in range(int(x_test_batches.shape[0])):
@@ -423,6 +448,8 @@ class OptVAE:
         return self.likelihood.mean(out)
 
     def reconstruct(self, x, seed=0):
+        if self.latent.owns_objective:
+            return self.latent.reconstruct(x, seed)
         rng = tf.random.Generator.from_seed(int(seed))
         params_c, params_d = self.encode(x)
         noise_d, noise_c = self.draw_noise(rng, x.shape[0], 1)
@@ -431,6 +458,8 @@ class OptVAE:
 
     def sample_prior_images(self, count, seed=0):
         """Images decoded from relaxed prior samples (Gaussian part N(0, 1))."""
+        if self.latent.owns_objective:
+            return self.latent.sample_prior_images(count, seed)
         rng = tf.random.Generator.from_seed(int(seed))
         noise_d, noise_c = self.draw_noise(rng, count, 1)
         psi = self.latent.relaxed(self.latent.prior_params(count), noise_d)['psi']
@@ -441,8 +470,10 @@ class OptVAE:
 
         Discrete: row j sets variable j to each category in turn (one-hot), the other variables keep their
         zero-temperature code. Continuous (mixed models): row d moves Gaussian dimension d over `cont_values`.
-        Returns a dict name -> (rows, cols, H, W, C) array.
+        Returns a dict name -> (rows, cols, H, W, C) array (a mixture: its components).
         """
+        if self.latent.owns_objective:
+            return self.latent.traversal_images(x)
         params_c, params_d = self.encode(x)
         noise_d, _ = self.draw_noise(tf.random.Generator.from_seed(0), 1, 1)
         draw = self.latent.relaxed(params_d, noise_d)

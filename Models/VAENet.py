@@ -5,6 +5,8 @@ Architectures (chosen from `ARCHITECTURES` by name):
 - ``dense`` (28x28 images): encoder Flatten -> Dense(784, relu) -> Dense(512, relu) -> Dense(256, relu) ->
   Dense(latent_dim_in), split into the parameter tensors; decoder Dense(256, relu) -> Dense(512, relu) ->
   Dense(H*W*C*P) -> Reshape(H, W, C*P).
+- ``dlgmm_dense`` (28x28, the mixture's): encoder Flatten -> Dense(200, relu) x 3 -> Dense(latent_dim_in); decoder
+  Dense(200, relu) x 2 -> Dense(H*W*C*P) -> Reshape.
 - ``conv_jointvae`` (32x32 images; 64x64 images get one extra stage on each side): encoder
   Conv(32,4,s2,relu) -> Conv(64,4,s2,relu) -> Conv(64,4,s2,relu) -> Flatten -> Dense(256, relu) -> one Dense head per
   parameter; decoder Dense(256, relu) -> Dense(4*4*64, relu) -> Reshape(4, 4, 64) -> ConvT(32,4,s2,relu) ->
@@ -117,7 +119,20 @@ def _conv_jointvae_net(image_shape, param_sizes, channels_out, output_activation
     return trunk, heads, decoder
 
 
-ARCHITECTURES = {'dense': _dense_net, 'conv_jointvae': _conv_jointvae_net}
+def _dlgmm_dense_net(image_shape, param_sizes, channels_out, output_activation=None):
+    """`dlgmm_dense` (the DLGMM's, 28x28): encoder Flatten -> Dense(200, relu) x 3 -> one Dense head, split;
+    decoder Dense(200, relu) x 2 -> Dense(H*W*C*P) -> Reshape."""
+    height, width, _ = image_shape
+    trunk = keras.Sequential([keras.layers.Flatten()] + [keras.layers.Dense(200, activation='relu')
+                                                         for _ in range(3)], name='encoder')
+    heads = [keras.layers.Dense(sum(param_sizes), name='encoder_head')]
+    decoder = keras.Sequential([keras.layers.Dense(200, activation='relu'), keras.layers.Dense(200, activation='relu'),
+                                keras.layers.Dense(height * width * channels_out, activation=output_activation),
+                                keras.layers.Reshape((height, width, channels_out))], name='decoder')
+    return trunk, heads, decoder
+
+
+ARCHITECTURES = {'dense': _dense_net, 'conv_jointvae': _conv_jointvae_net, 'dlgmm_dense': _dlgmm_dense_net}
 
 
 class VAENet(keras.Model):

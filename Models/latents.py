@@ -53,6 +53,10 @@ class DiscreteLatent:
     noise (b, n, S, v), psi (b, K, S, v).  A draw is a dict with at least 'psi' and 'mask' ((1, n, 1, 1) or None).
     """
     param_names = ()
+    owns_objective = False
+    """The latents of `Models.dlgmm` compute their own objective and test metrics; these share OptVAE's."""
+    truncates = False
+    """Whether a draw chooses its number of categories (its 'n_required' is then recorded per epoch)."""
 
     def __init__(self, n, num_of_vars, temp, prior=None, threshold=0.99, truncation_option='quantile',
                  closed_form_kl=True):
@@ -67,6 +71,10 @@ class DiscreteLatent:
     def make_flow(self):
         """A layer the network must own (IGR-Planar's flow) or None."""
         return None
+
+    def trackables(self):
+        """State of the latent a checkpoint must hold (none: the prior is read from its file)."""
+        return {}
 
     def noise(self, rng, batch_n, sample_size):
         raise NotImplementedError
@@ -467,6 +475,7 @@ class IGRSBLatent(IGRSBFiniteLatent):
     Shapes never change: dimensions past `n_required` are masked (they get no mass, no KL), so the decoder sees the
     sample zero-padded to the allocated maximum.
     """
+    truncates = True
 
     def truncation(self, lam):
         n_required, met = dist.compute_n_required(lam, self.threshold, self.truncation_option)

@@ -193,6 +193,12 @@ class LogLikelihood:
                 'LL_seconds': time.perf_counter() - start}
 
 
+def estimator(vae, samples, categories=None, chunk=None, seed=0):
+    """The estimator of a VAE: `LogLikelihood`, or its latent's own (`log_likelihood_estimator`, the mixtures')."""
+    own = getattr(vae.latent, 'log_likelihood_estimator', None)
+    return (own or LogLikelihood)(vae, samples, categories=categories, chunk=chunk, seed=seed)
+
+
 def prior_standard_error(g, log_prior, draws, pooled):
     """Delta-method standard error of mean TeLLD from a multinomial prior estimate (see the module docstring).
 
@@ -226,7 +232,7 @@ def record_result(run_dir, epoch, result, fence=None):
     from Utils.results_io import LL_FILE, load_log_likelihoods
     samples = int(result['LL_S'])
     entries = [e for e in load_log_likelihoods(run_dir) if (e.get('S'), e.get('epoch')) != (samples, int(epoch))]
-    entry = {'S': samples, 'epoch': int(epoch), **{k: float(result[k]) for k in METRICS},
+    entry = {'S': samples, 'epoch': int(epoch), **{k: float(result[k]) for k in METRICS if k in result},
              'seconds': float(result['LL_seconds'])}
     entries = sorted(entries + [entry], key=lambda e: (e['epoch'], e['S']))
     ex.write_json(Path(run_dir) / LL_FILE, {'entries': entries}, fence)
@@ -235,7 +241,7 @@ def record_result(run_dir, epoch, result, fence=None):
 
 def describe(result):
     """One line for train.log."""
-    prior = f' (prior error {result["TeLLD_prior_se"]:.3f})' if result['TeLLD_prior_se'] else ''
-    return (f'# log-likelihood, S = {result["LL_S"]}: TeLL {result["TeLL"]:.4f} ± {result["TeLL_se"]:.4f}, '
-            f'TeLLD {result["TeLLD"]:.4f} ± {result["TeLLD_se"]:.4f}{prior} (± = standard error over test '
-            f'images); {result["LL_seconds"]:.1f} s')
+    prior = f' (prior error {result["TeLLD_prior_se"]:.3f})' if result.get('TeLLD_prior_se') else ''
+    discrete = f', TeLLD {result["TeLLD"]:.4f} ± {result["TeLLD_se"]:.4f}{prior}' if 'TeLLD' in result else ''
+    return (f'# log-likelihood, S = {result["LL_S"]}: TeLL {result["TeLL"]:.4f} ± {result["TeLL_se"]:.4f}'
+            f'{discrete} (± = standard error over test images); {result["LL_seconds"]:.1f} s')

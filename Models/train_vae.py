@@ -113,24 +113,31 @@ def _run_header(model, hyper, run_dir, steps):
 JV_METRICS = ('TeJV', 'TeJVC')
 
 
-def shown_metrics(hyper):
+def metric_columns(model):
+    """Columns of a model's metrics.csv: METRIC_COLUMNS, or the mixture's own (`Models.dlgmm.METRIC_COLUMNS`)."""
+    return getattr(model.latent, 'metric_columns', METRIC_COLUMNS)
+
+
+def shown_metrics(hyper, columns=METRIC_COLUMNS):
     """Metrics a run prints: the JointVAE objective (TeJV, TeJVC) only for runs trained on it (metrics.csv keeps
     every column)."""
-    return tuple(k for k in METRIC_COLUMNS if hyper['run_jv'] or k not in JV_METRICS)
+    return tuple(k for k in columns if hyper['run_jv'] or k not in JV_METRICS)
 
 
-def _end_of_epoch(model, hyper, test_batches, log, grad_log, steps):
+def _end_of_epoch(model, hyper, test_batches, log, grad_log, steps, labels=None):
     """After an epoch's training: evaluate (when due), log the metrics and the monitors."""
+    columns = metric_columns(model)
+
     def end(epoch, stats, seconds):
         if _should_evaluate(epoch, hyper):
-            metrics = model.evaluate(test_batches)
+            metrics = model.evaluate(test_batches, labels=labels)
             metrics['TrL'] = stats['TrL']
-            log.log_epoch(epoch, {k: metrics[k] for k in METRIC_COLUMNS}, seconds, model.iteration.numpy(),
-                          shown=shown_metrics(hyper))
+            log.log_epoch(epoch, {k: metrics[k] for k in columns}, seconds, model.iteration.numpy(),
+                          shown=shown_metrics(hyper, columns))
         if grad_log is not None:
             grad_log.append({'epoch': epoch, 'vanished_pct': stats['vanished_pct']})
             log.scalars(epoch, {'vanished_pct': stats['vanished_pct']})
-        if model.family == 'IGR_SB':
+        if model.latent.truncates:
             log.scalars(epoch, {'n_required_max': stats['n_required_max']})
             if stats['threshold_unmet_steps']:
                 log.line(f'# warning: epoch {epoch}: the IGR-SB stick did not reach threshold {hyper["threshold"]} '
@@ -194,7 +201,7 @@ def run_vae(hyper=None, run_with_sample=None, resume_dir=None, run_dir=None):
     config_extra = {'image_shape': list(spec.image_shape), 'likelihood': spec.likelihood}
     ex.write_json(run_dir / 'config.json', {'experiment': EXPERIMENT, 'hyper': h, 'data': config_extra,
                                             'created': _created(run_dir)}, fence)
-    log = ex.RunLog(run_dir, METRIC_COLUMNS, fence=fence)
+    log = ex.RunLog(run_dir, metric_columns(model), fence=fence)
     checkpoints = ex.Checkpoints(run_dir, max_to_keep=h['keep_checkpoints'], keep_epochs=h['keep_epochs'],
                                  fence=fence, **model.trackables())
     grad_log = ex.CsvLog(run_dir / 'gradients.csv', ['epoch', 'vanished_pct'], fence) if h['monitor_gradients'] \
@@ -220,7 +227,7 @@ def run_vae(hyper=None, run_with_sample=None, resume_dir=None, run_dir=None):
         test_batches = _test_batches(spec.x_test)
         model.attach_train_data(spec.x_train)
         train_epochs(model, h, len(spec.x_train), steps, run_dir, log, checkpoints, start_epoch, start_step,
-                     _end_of_epoch(model, h, test_batches, log, grad_log, steps))
+                     _end_of_epoch(model, h, test_batches, log, grad_log, steps, spec.y_test))
         write_images(model, spec.x_test, run_dir, log, h['epochs'])
         _log_likelihood_at_end(model, h, test_batches, run_dir, log)
         final = _final_metrics(run_dir)
@@ -248,7 +255,7 @@ def _log_likelihood_at_end(model, hyper, test_batches, run_dir, log):
         return
     rows = ex.read_metrics(run_dir)
     categories = int(rows[-1]['N']) if rows and 'N' in rows[-1] else None
-    result = ll.LogLikelihood(model, samples, categories=categories)(test_batches)
+    result = ll.estimator(model, samples, categories=categories)(test_batches)
     ll.record_result(run_dir, epoch, result, fence=log.fence)
     log.line(ll.describe(result))
 
@@ -330,7 +337,7 @@ def evaluate_trained_vae(run_dir, epoch=None, log_likelihood_samples=None, chunk
     model, h = load_trained_vae(run_dir, epoch)
     spec = load_dataset(h['dataset_name'], h['architecture'], h['run_with_sample'])
     batches = _test_batches(spec.x_test)
-    metrics = model.evaluate(batches)
+    metrics = model.evaluate(batches, labels=spec.y_test)
     if log_likelihood_samples:
-        metrics.update(ll.LogLikelihood(model, log_likelihood_samples, categories=metrics['N'], chunk=chunk)(batches))
+        metrics.update(ll.estimator(model, log_likelihood_samples, categories=metrics['N'], chunk=chunk)(batches))
     return metrics

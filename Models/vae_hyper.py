@@ -33,9 +33,17 @@ MODEL_TYPES = {
     'IGR_SB_Finite': ('IGR_SB_Finite', True), 'IGR_SB': ('IGR_SB', True),
 }
 """model_type -> (discrete family, has Gaussian latents)."""
+MIXTURE_TYPES = {
+    'DLGMM_Kumaraswamy': ('kumaraswamy', False), 'DLGMM_Kumaraswamy_SB': ('kumaraswamy', True),
+    'DLGMM_IGR': ('logit_normal', False), 'DLGMM_IGR_SB': ('logit_normal', True),
+}
+"""model_type -> (stick distribution, threshold truncation) of the deep latent Gaussian mixtures (Models/dlgmm.py):
+`n_required` components of `latent_norm_n` dimensions each."""
+MIXTURE_EXCLUDED = ('monitor_gradients', 'run_jv', 'straight_through')
+"""Options of the relaxed-categorical VAEs a mixture does not have (an error when set)."""
 
 SMOKE_BATCH_N = 5
-XLA_WINS = {'dense': True, 'conv_jointvae': False}
+XLA_WINS = {'dense': True, 'conv_jointvae': False, 'dlgmm_dense': True}
 """architecture -> whether XLA made its steps faster (`make bench` on 2 CPU cores: dense floor epoch 19.5 s with XLA
 against 23.0 s without; conv floor step at 64x64x3 290 ms against 260 ms, and the JointVAE MNIST evaluation 7.2 s
 against 3.1 s); read by jit_compile='auto'."""
@@ -46,17 +54,17 @@ DISCRETE_PROBS = ('exact', 'monte_carlo')
 HYPER_KEYS = {
     # keys of the original code (SPEC section 2)
     'dataset_name': "dataset: 'mnist' (Bernoulli), 'fmnist', 'celeb_a' (Gaussian), 'omniglot' (Bernoulli)",
-    'model_type': 'one of MODEL_TYPES (GS_Dis, IGR_I_Dis, ..., GS, IGR_I, ...)',
+    'model_type': 'one of MODEL_TYPES (GS_Dis, IGR_I_Dis, ..., GS, IGR_I, ...) or MIXTURE_TYPES (DLGMM_*)',
     'temp': 'temperature tau > 0',
     'sample_size': 'posterior samples per example and step',
     'n_required': 'per discrete variable: categories for GS, Gaussian dimensions for IGR (9 -> 10 categories); '
-                  'for IGR-SB the allocated maximum',
+                  'for IGR-SB the allocated maximum; for the DLGMM the components allocated (T)',
     'num_of_discrete_param': 'derived: 1 for GS (log_pi), 2 for IGR (mu, xi)',
     'num_of_discrete_var': 'number of discrete variables',
     'num_of_norm_param': 'derived: 2 (mu, xi) for models with Gaussian latents, 0 for *_Dis',
     'num_of_norm_var': 'number of Gaussian latent vectors (models with Gaussian latents; at least 1)',
-    'latent_norm_n': 'dimension of each Gaussian latent vector (set to 0 for *_Dis)',
-    'architecture': "'dense' (28x28) or 'conv_jointvae' (32x32; 64x64 for celeb_a)",
+    'latent_norm_n': 'dimension of each Gaussian latent vector (set to 0 for *_Dis; per component for the DLGMM)',
+    'architecture': "'dense' (28x28), 'conv_jointvae' (32x32; 64x64 for celeb_a) or 'dlgmm_dense' (28x28)",
     'learning_rate': 'Adam learning rate',
     'batch_n': 'training batch size (5 in smoke mode)',
     'epochs': 'training epochs',
@@ -127,7 +135,7 @@ def default_hyper():
 
 
 def _check_values(h):
-    ex.check_choice('model_type', h['model_type'], tuple(MODEL_TYPES))
+    ex.check_choice('model_type', h['model_type'], tuple(MODEL_TYPES) + tuple(MIXTURE_TYPES))
     ex.check_choice('dataset_name', h['dataset_name'], DATASETS)
     ex.check_choice('architecture', h['architecture'], ARCHITECTURES)
     ex.check_choice('truncation_option', h['truncation_option'], TRUNCATION_OPTIONS)
@@ -155,9 +163,30 @@ def _check_values(h):
                             f'a path')
     if h['decoder_output'] is not None:
         ex.check_choice('decoder_output', h['decoder_output'], DECODER_OUTPUTS)
+    if h['model_type'] in MIXTURE_TYPES:
+        _check_mixture(h)
+        return
     family = MODEL_TYPES[h['model_type']][0]
     if family == 'GS' and h['n_required'] < 2:
         raise ex.HyperError(f'bad n_required {h["n_required"]!r}: GS needs at least 2 categories')
+
+
+def _check_mixture(h):
+    if h['n_required'] < 2:
+        raise ex.HyperError(f'bad n_required {h["n_required"]!r}: a mixture needs at least 2 components')
+    if h['latent_norm_n'] < 1:
+        raise ex.HyperError(f'bad latent_norm_n {h["latent_norm_n"]!r}: the components need at least 1 dimension')
+    for key in MIXTURE_EXCLUDED:
+        if h[key]:
+            raise ex.HyperError(f'bad {key} {h[key]!r}: model_type {h["model_type"]!r} (a mixture) has no such option')
+
+
+def _complete_mixture(h):
+    """The DLGMM: one mixture indicator, a Gaussian vector per component, two stick parameters, no IGR prior file."""
+    h['num_of_discrete_param'], h['num_of_discrete_var'] = 2, 1
+    h['num_of_norm_param'], h['num_of_norm_var'] = 2, int(h['n_required'])
+    h['latent_discrete_n'], h['prior_file'] = int(h['n_required']), None
+    return h
 
 
 def complete_hyper(hyper):
@@ -171,9 +200,25 @@ def complete_hyper(hyper):
       uniform prior's file name (IGR_Planar uses IGR_I's); None for GS;
     - decoder_output: 'elu' for the Gaussian likelihood, 'linear' for the Bernoulli one, when not given;
     - batch_n: 5 in smoke mode (run_with_sample);
-    - jit_compile: 'auto' resolved to True or False (`XLA_WINS`).
+    - jit_compile: 'auto' resolved to True or False (`XLA_WINS`);
+    - the mixtures (MIXTURE_TYPES): num_of_discrete_var 1, num_of_norm_var and latent_discrete_n the components.
     """
     h = dict(hyper)
+    h = _complete_mixture(h) if h['model_type'] in MIXTURE_TYPES else _complete_relaxed(h)
+    if h['decoder_output'] is None:
+        h['decoder_output'] = 'elu' if LIKELIHOODS[h['dataset_name']] == 'gaussian' else 'linear'
+    if h['run_with_sample']:
+        h['batch_n'] = SMOKE_BATCH_N
+    h['jit_compile'] = ex.resolve_jit_compile(h['jit_compile'], XLA_WINS[h['architecture']], h['run_with_sample'])
+    for key in ('cont_c_linspace', 'disc_c_linspace', 'width_height'):
+        if isinstance(h[key], list):
+            h[key] = tuple(h[key])
+    h['keep_epochs'] = tuple(sorted(int(e) for e in h['keep_epochs']))
+    return h
+
+
+def _complete_relaxed(h):
+    """The relaxed-categorical VAEs (MODEL_TYPES): parameters, Gaussian latents, categories and prior file."""
     family, mixed = MODEL_TYPES[h['model_type']]
     is_gs = family == 'GS'
     h['num_of_discrete_param'] = 1 if is_gs else 2
@@ -192,15 +237,6 @@ def complete_hyper(hyper):
         if prior == LEARNED_PRIOR:
             prior = prior_file_name(h['latent_discrete_n'], 'IGR_I' if family == 'IGR_Planar' else family)
         h['prior_file'] = prior
-    if h['decoder_output'] is None:
-        h['decoder_output'] = 'elu' if LIKELIHOODS[h['dataset_name']] == 'gaussian' else 'linear'
-    if h['run_with_sample']:
-        h['batch_n'] = SMOKE_BATCH_N
-    h['jit_compile'] = ex.resolve_jit_compile(h['jit_compile'], XLA_WINS[h['architecture']], h['run_with_sample'])
-    for key in ('cont_c_linspace', 'disc_c_linspace', 'width_height'):
-        if isinstance(h[key], list):
-            h[key] = tuple(h[key])
-    h['keep_epochs'] = tuple(sorted(int(e) for e in h['keep_epochs']))
     return h
 
 

@@ -34,7 +34,7 @@ FMNIST_FILES = {'x_train': 'train-images-idx3-ubyte.gz', 'y_train': 'train-label
 DATASETS = ('mnist', 'fmnist', 'celeb_a', 'omniglot')
 LIKELIHOODS = {'mnist': 'bernoulli', 'fmnist': 'gaussian', 'celeb_a': 'gaussian', 'omniglot': 'bernoulli'}
 """dataset -> likelihood of its decoder: binarized images are Bernoulli, the others Gaussian."""
-ARCHITECTURES = ('dense', 'conv_jointvae')
+ARCHITECTURES = ('dense', 'conv_jointvae', 'dlgmm_dense')
 SMOKE_TRAIN_N, SMOKE_TEST_N = 40, 20
 SMOKE_TRAIN_ENV = 'IGR_SMOKE_TRAIN_N'
 """Smoke runs (run_with_sample) use SMOKE_TRAIN_N training images, or $IGR_SMOKE_TRAIN_N when set (longer smoke
@@ -71,11 +71,13 @@ class DataSpec:
     x_train, x_test: float32 arrays `(N, H, W, C)` in [0, 1] (exactly {0, 1} when `likelihood == 'bernoulli'`);
         for CelebA `Utils.image_store.StoredImages` (uint8 on disk, float32 when indexed: `x[idx]`, `x[:8]`).
     likelihood: 'bernoulli' (binarized images, decoder outputs logits) or 'gaussian' (decoder outputs mean and std).
+    y_test: int labels of the test images (MNIST, Fashion-MNIST), or None; read by the clustering scores only.
     """
     name: str
     x_train: np.ndarray
     x_test: np.ndarray
     likelihood: str
+    y_test: np.ndarray = None
 
     @property
     def image_shape(self):
@@ -342,12 +344,12 @@ def load_dataset(dataset_name, architecture='dense', run_with_sample=False):
     """
     check_choice('dataset_name', dataset_name, DATASETS)
     check_choice('architecture', architecture, ARCHITECTURES)
-    if dataset_name == 'mnist':
-        x_train, x_test = _prepare_grey(load_mnist(), 256., architecture, True, run_with_sample)
-        return DataSpec(dataset_name, x_train, x_test, LIKELIHOODS[dataset_name])
-    if dataset_name == 'fmnist':
-        x_train, x_test = _prepare_grey(load_fmnist(), 255., architecture, False, run_with_sample)
-        return DataSpec(dataset_name, x_train, x_test, LIKELIHOODS[dataset_name])
+    if dataset_name in ('mnist', 'fmnist'):
+        raw = load_mnist() if dataset_name == 'mnist' else load_fmnist()
+        scale, binarize = (256., True) if dataset_name == 'mnist' else (255., False)
+        x_train, x_test = _prepare_grey(raw, scale, architecture, binarize, run_with_sample)
+        y_test = np.asarray(raw['y_test'][:len(x_test)], np.int64)
+        return DataSpec(dataset_name, x_train, x_test, LIKELIHOODS[dataset_name], y_test)
     if dataset_name == 'omniglot':
         x_train, x_test = _load_omniglot(architecture, run_with_sample)
         return DataSpec(dataset_name, x_train, x_test, LIKELIHOODS[dataset_name])
