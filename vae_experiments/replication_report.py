@@ -523,7 +523,8 @@ def fill_report(text, tables_dir, budget):
     NAME from `tables_dir` (headings demoted under the report's); the other budget's blocks are left alone."""
     def body(match):
         name = match['name']
-        if '.' in name and not name.startswith(budget.blocks) or '.' not in name and budget.blocks:
+        prefix = name[:name.index('.') + 1] if '.' in name else ''
+        if prefix != budget.blocks:
             return match[0]
         md = (tables_dir / f'{name[len(budget.blocks):]}.md').read_text()
         md = re.sub(r'^# .*\n\n?', '', md, count=1)  # the block sits under the report's own heading
