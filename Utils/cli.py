@@ -14,7 +14,7 @@ Exit codes (the same for every script; README "Exit codes"):
     6  a dataset is missing or damaged: the message says how to repair it (`make data`)
 
 A known error is recognised by its class; the classes are looked up only in modules already imported, so this
-module imports nothing itself (a script that never loaded the data cannot have raised a data error).
+module imports no project module (a script that never loaded the data cannot have raised a data error).
 """
 import sys
 from pathlib import Path
