@@ -33,7 +33,7 @@ import sys
 import pathlib
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from Utils.grid import enumerate_cells, run_grid  # noqa: E402
+from Utils.grid import GridError, enumerate_cells, run_grid  # noqa: E402
 from vae_experiments.discrete_grid import parse_preset, run_cell, run_store  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -85,7 +85,7 @@ DEFAULT_PRESET = 'paper'
 def grid_cells(preset=DEFAULT_PRESET, base_hyper=None):
     """The cells (full hyper dicts) of a preset, in the fixed grid order (model, dataset, seed)."""
     if preset not in PRESETS:
-        raise ValueError(f'unknown preset {preset!r}; valid choices are: {", ".join(PRESETS)}')
+        raise GridError(f'unknown preset {preset!r}; valid choices are: {", ".join(PRESETS)}')
     spec = PRESETS[preset]
     base = {**(BASE_HYPER if base_hyper is None else base_hyper), **spec['hyper']}
     models = {m: MODEL_CASES[m] for m in spec['models']}
@@ -101,4 +101,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    from Utils.cli import run_main
+    run_main(main)
