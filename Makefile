@@ -35,8 +35,9 @@ test-slurm: install data  ## opt-in (root + apt): a real single-node Slurm clust
 bench: install data  ## speed benchmark table (about 45 min on 2 slow cores); BENCH_ARGS=--quick for a ~2 min check
 	$(PY) Tests/benchmarks/bench_speed.py $(BENCH_ARGS)
 
-replicate-check: install  ## every shipped budget's tables and figure data regenerate exactly from its records (Results/runs*)
+replicate-check: install  ## every shipped budget's tables and figure data (and the DLGMM tables) regenerate exactly from their records (Results/runs*)
 	$(PY) vae_experiments/replication_report.py --check
+	$(PY) vae_experiments/dlgmm_report.py --check
 
 clean-venv:
 	rm -rf $(VENV)

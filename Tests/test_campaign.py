@@ -34,6 +34,21 @@ def test_a_smoke_cell_is_pinned_evaluated_and_shipped(tmp_path):
     again = _run(['--budget', 'evidence', 'mnist', '--models', 'GS_Dis', '--cores', str(core), '--smoke',
                   '--set', 'epochs=2', '--limit', '1'], tmp_path)
     assert again.returncode == 0 and 'start' not in again.stdout      # finished: passed over
+    _a_run_in_use_is_neither_evaluated_nor_shipped(tmp_path, tmp_path / 'log' / folder.name)
+
+
+def _a_run_in_use_is_neither_evaluated_nor_shipped(tmp_path, run_dir):
+    """Two drivers finding one finished run: the one that holds its lock evaluates it; the other neither
+    evaluates it (exit 4) nor ships it while the records may still change."""
+    from Utils.runstore import EXIT_LOCKED, RunLock
+    from Utils.ship_runs import ship
+    with RunLock(run_dir, say=lambda _: None):
+        other = subprocess.run([sys.executable, 'vae_experiments/milestones.py', '--run-dir', str(run_dir)],
+                               cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+        assert other.returncode == EXIT_LOCKED, other.stdout + other.stderr
+        assert 'in use by another process' in other.stderr and 'Traceback' not in other.stderr
+        assert ship(run_dir.parent, tmp_path / 'other_results') == []
+    assert ship(run_dir.parent, tmp_path / 'other_results') == [run_dir.name]
 
 
 def test_the_plan_goes_seed_major_and_bad_input_is_one_line(tmp_path):
@@ -43,7 +58,9 @@ def test_the_plan_goes_seed_major_and_bad_input_is_one_line(tmp_path):
     assert len(lines) == 20 and all('not started' in line for line in lines)
     seeds = [int(line.split(' s')[1].split(' ')[0]) for line in lines]
     assert seeds == sorted(seeds)                                      # every model's seed s before seed s + 1
+    mixtures = _run(['--plan', 'dlgmm'], tmp_path).stdout.splitlines()
+    assert len(mixtures) == 12 and all('dlgmm_grid.py --preset evidence' in line for line in mixtures)
     bad = _run(['--plan', 'cifar'], tmp_path)
-    assert bad.returncode != 0 and "unknown part 'cifar'" in bad.stderr and 'Traceback' not in bad.stderr
+    assert bad.returncode != 0 and "unknown part 'cifar'" in bad.stderr and 'dlgmm' in bad.stderr and 'Traceback' not in bad.stderr
     cores = _run(['mnist', '--cores', '99'], tmp_path)
     assert cores.returncode != 0 and 'bad --cores [99]' in cores.stderr and 'Traceback' not in cores.stderr

@@ -6,9 +6,11 @@ Statistical checks use fixed seeds and 4 standard errors: under a normal approxi
 probability below 6.4e-5 (two-sided) or 3.2e-5 (one-sided), so the few dozen checks here below 0.3% together.
 """
 import itertools
+import json
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
@@ -353,3 +355,68 @@ def test_mixture_trains_on_mocked_omniglot(tmp_path, monkeypatch):
         final = tv.run_vae(mixture_hyper('DLGMM_Kumaraswamy_SB', dataset_name='omniglot', epochs=1),
                            run_with_sample=True)
     assert np.isfinite(final['TeELBO']) and np.isnan(final['NMI'])     # no labels loaded for Omniglot
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Records, table, verdicts and figures of the nonparametric experiment
+# ---------------------------------------------------------------------------------------------------------------------
+def test_weight_summary_by_hand():
+    from vae_experiments.dlgmm_records import weight_summary
+    expected = np.array([[0.7, 0.2, 0.1], [0.5, 0.495, 0.005], [0.1, 0.3, 0.6], [0.2, 0.79, 0.01]])
+    record = weight_summary(expected, np.array([0, 1, 1, 0]), used_weight=0.01)
+    np.testing.assert_allclose(record['mean_weight'], [0.375, 0.44625, 0.17875])
+    assert record['share_using'] == [1.0, 1.0, 0.5]                     # 0.005 and 0.01 are not above 1%
+    assert record['share_most_probable'] == [0.5, 0.25, 0.25]
+    assert record['components_in_use'] == {'2': 2, '3': 2}
+    assert record['most_probable_by_label'] == [[1, 1], [1, 0], [0, 1]]
+
+
+def test_records_table_verdicts_and_check_of_smoke_runs(log_dir, tmp_path):
+    """Four variants x two seeds at smoke size: each run's mixture records, the report's tables and figures, and
+    `--check` passing on what it wrote and failing on a changed table."""
+    import shutil
+    from vae_experiments import dlgmm_grid, dlgmm_records, dlgmm_report
+    for cell in range(4):
+        for seed in ('5328', '5945'):
+            dlgmm_grid.main(['--preset', 'smoke', '--smoke', '--cell', str(cell), '--set', f'seed={seed}'])
+    folders = sorted(p for p in log_dir.iterdir() if p.name.startswith('vae_'))
+    assert len(folders) == 8
+    for folder in folders:
+        assert dlgmm_records.write_records(folder, say=lambda _: None) == ['mixture_weights.json',
+                                                                          'component_samples.npz']
+        assert dlgmm_records.write_records(folder) == []                  # recorded already: nothing again
+        record = json.loads((folder / 'mixture_weights.json').read_text())
+        assert record['components'] == 5 and record['images'] == sum(record['components_in_use'].values())
+        assert sum(record['mean_weight']) == pytest.approx(1., abs=1e-5)
+        assert sum(record['share_most_probable']) == pytest.approx(1.)
+        assert np.sum(record['most_probable_by_label']) == record['images']
+        samples = np.load(folder / 'component_samples.npz')['samples']
+        assert samples.shape == (5, dlgmm_records.SAMPLES, 28, 28) and samples.dtype == np.uint8
+
+    results = tmp_path / 'results'
+    shutil.copytree(log_dir, results / dlgmm_report.RUNS)
+    runs = dlgmm_report.write_all(results / dlgmm_report.RUNS, results / dlgmm_report.OUT, include_smoke=True)
+    assert len(runs) == 8
+    out = results / dlgmm_report.OUT
+    assert (out / 'dlgmm_weights.png').stat().st_size > 0 and (out / 'dlgmm_components.png').stat().st_size > 0
+    summary = pd.read_csv(out / 'tables' / 'dlgmm_summary.csv')
+    assert list(summary['model_type']) == list(dlgmm_report.VARIANTS) and set(summary['n_runs']) == {2}
+    claims = pd.read_csv(out / 'tables' / 'dlgmm_claims.csv')
+    assert len(claims) == 4 and set(claims['n']) == {2}
+    for row in claims.itertuples():                                      # the CI is the paired t interval
+        d = (dlgmm_report._per_seed(runs, row.IGR, row.metric) - dlgmm_report._per_seed(runs, row.baseline,
+                                                                                      row.metric)).values
+        half = 12.706204736174707 * np.std(d, ddof=1) / np.sqrt(2)      # t_{0.975, 1}
+        assert row.ci_low == pytest.approx(d.mean() - half, rel=1e-5, abs=1e-4)
+    (results / 'REPLICATION.md').write_text('# R\n\n<!-- generated:dlgmm.dlgmm_summary -->\nold\n'
+                                            '<!-- /generated:dlgmm.dlgmm_summary -->\n')
+    assert dlgmm_report.check(results, include_smoke=True) == ['REPLICATION.md: a generated dlgmm block differs '
+                                                               'from its table']
+    report = results / 'REPLICATION.md'
+    report.write_text(dlgmm_report.fill_report(report.read_text(), out / 'tables'))
+    assert '| IGR (logit-normal), 20 |' in report.read_text()
+    assert dlgmm_report.check(results, include_smoke=True) == []
+    table = out / 'tables' / 'dlgmm_claims.csv'
+    table.write_text(table.read_text().replace('not decidable', 'supported', 1))
+    assert dlgmm_report.check(results, include_smoke=True) == [
+        f'dlgmm/tables/dlgmm_claims.csv: differs from its regeneration from {results / dlgmm_report.RUNS}']

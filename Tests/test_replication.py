@@ -144,3 +144,9 @@ def test_every_shipped_budget_regenerates_exactly(budget):
     if report.BUDGETS[budget] not in report.shipped_budgets(results):
         pytest.skip(f'no {budget} records shipped yet')
     assert report.check(report.BUDGETS[budget], results) == []
+
+
+def test_the_shipped_mixture_tables_regenerate_exactly():
+    """The nonparametric experiment's tables and report blocks (`vae_experiments/dlgmm_report.py --check`)."""
+    from vae_experiments import dlgmm_report
+    assert dlgmm_report.check(paths.REPO_ROOT / 'Results') == []

@@ -9,7 +9,7 @@ Exit codes (the same for every script; README "Exit codes"):
     1  an unexpected error: Python's traceback is kept, since it is a bug to report
     2  bad input: command line, hyper value (HyperError), grid, cell or preset (GridError), lock settings
     3  stopped by SIGTERM / SIGUSR1 / SIGINT after writing a checkpoint: run again to resume (Utils.runstore)
-    4  the cell is being trained by another live process (Utils.runstore)
+    4  the cell is in use (trained or evaluated) by another live process (Utils.runstore)
     5  this process lost its cell's lock to another process and stopped without writing (Utils.runstore)
     6  a dataset is missing or damaged: the message says how to repair it (`make data`)
 

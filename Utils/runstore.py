@@ -234,8 +234,8 @@ class RunLock:
             return self
         state = lock_state(self.path.parent)
         holder = state[0] if state else {}
-        raise LockHeld(f'{self.path.parent} is being trained by another process ({describe_holder(holder)}); '
-                       f'not training it here')
+        raise LockHeld(f'{self.path.parent} is in use by another process ({describe_holder(holder)}); '
+                       f'not using it here')
 
     def _take_over_if_stale(self):
         state = lock_state(self.path.parent)
@@ -243,8 +243,8 @@ class RunLock:
             return
         holder, stale, why = state
         if not stale:
-            raise LockHeld(f'{self.path.parent} is being trained by another process ({describe_holder(holder)}); '
-                           f'not training it here')
+            raise LockHeld(f'{self.path.parent} is in use by another process ({describe_holder(holder)}); '
+                           f'not using it here')
         # rename first: of two processes taking over the same stale lock only one rename succeeds
         aside = self.path.with_name(f'{LOCK_FILE}.stale.{os.getpid()}')
         try:

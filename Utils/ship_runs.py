@@ -4,9 +4,10 @@
     python3 -m Utils.ship_runs --from Log --to Results/runs --experiment vae
 
 What is copied: config.json, metrics.csv, gradients.csv, status.json, final_metrics.json, train.log,
-log_likelihood.json, and the evaluations at kept checkpoints vertex_distance.json and gradient_variance.csv
-(`vae_experiments/milestones.py`) (the files the table and figure scripts read, plus the readable log). Checkpoints,
-TensorBoard files and images stay behind. Only finished runs are copied; a folder already shipped is replaced when
+log_likelihood.json, the evaluations at kept checkpoints vertex_distance.json and gradient_variance.csv
+(`vae_experiments/milestones.py`), and a mixture's mixture_weights.json and component_samples.npz
+(`vae_experiments/dlgmm_records.py`) (the files the table and figure scripts read, plus the readable log). Checkpoints,
+TensorBoard files and images stay behind. Only finished runs are copied, and not while a live process holds their lock (being evaluated); a folder already shipped is replaced when
 the source has at least as many epochs and its records differ (e.g. a log-likelihood estimate added later).
 Records are copied relocatable: an absolute path of the run folder in them (written by older code) becomes the
 folder's name (`Utils/relocate_records.py`).
@@ -20,7 +21,8 @@ from pathlib import Path
 from Utils.relocate_records import relocated_bytes
 
 RECORD_FILES = ('config.json', 'metrics.csv', 'gradients.csv', 'status.json', 'final_metrics.json', 'train.log',
-                'log_likelihood.json', 'vertex_distance.json', 'gradient_variance.csv')
+                'log_likelihood.json', 'vertex_distance.json', 'gradient_variance.csv', 'mixture_weights.json',
+                'component_samples.npz')
 
 
 def _status(folder):
@@ -28,6 +30,13 @@ def _status(folder):
         return json.loads((Path(folder) / 'status.json').read_text())
     except (OSError, ValueError):
         return {}
+
+
+def _in_use(folder):
+    """True while a live process holds the folder's lock (a milestone evaluation still writing records)."""
+    from Utils.runstore import lock_state
+    state = lock_state(folder)
+    return state is not None and not state[1]
 
 
 def _same_records(folder, target):
@@ -41,13 +50,15 @@ def _copy_record(source, target, folder_name):
     shutil.copystat(source, target)
 
 
-def ship(source, destination, experiment=None):
-    """Copy the records of every finished run folder under `source` to `destination`; returns the shipped names."""
+def ship(source, destination, experiment=None, only=None):
+    """Copy the records of every finished run folder under `source` (or of the folders named in `only`) to
+    `destination`; returns the shipped names."""
     source, destination = Path(source), Path(destination)
     shipped = []
-    for folder in sorted(p for p in source.iterdir() if p.is_dir() and (p / 'config.json').is_file()):
+    for folder in sorted(p for p in source.iterdir() if p.is_dir() and (p / 'config.json').is_file()
+                         and (only is None or p.name in only)):
         status = _status(folder)
-        if not status.get('finished'):
+        if not status.get('finished') or _in_use(folder):
             continue
         if experiment and json.loads((folder / 'config.json').read_text()).get('experiment') != experiment:
             continue

@@ -7,14 +7,17 @@
 Parts, in the default order: `mnist` (Table 1's MNIST column and Figures 3-5: the 8 cells of
 `discrete_grid.py --preset paper_mnist_cv / paper_mnist_20`, 100 epochs, seeds 0-4, visited seed-major so that every
 model has 3 seeds before any has 5), `sop` (Table 3: 4 models x 5 seeds x 50 epochs), `fmnist` (Table 1's
-Fashion-MNIST column, 100 epochs, seeds 0-4) and `jv` (Table 2, MNIST: 4 models x 3 seeds x 50 epochs).
+Fashion-MNIST column, 100 epochs, seeds 0-4) and `jv` (Table 2, MNIST: 4 models x 3 seeds x 50 epochs). One more
+part is run only when named: `dlgmm`, the nonparametric experiment's evidence (`dlgmm_grid.py --preset evidence`:
+4 stick variants x 3 seeds at one reduced budget, the same under either `--budget`), each finished run's mixture
+records written (`vae_experiments/dlgmm_records.py`) and shipped to Results/runs_dlgmm.
 `--models GS_Dis,IGR_SB_Finite_Dis` keeps only those models.
 
 Each core runs one cell at a time as `taskset -c <core> python <grid script> --preset ... --cell N`: one process per
 run, one intra-op thread each (the presets' `intra_op_threads`, recorded in config.json). Two runs pinned to the two
 cores of a 2-core machine measured 97 s where the same two runs one after the other took 128 s. A cell that is
 finished is passed over, an unfinished one resumes from its checkpoint, a cell locked by another live process is
-left to it. After a VAE run finishes, its kept checkpoints are evaluated (`vae_experiments/milestones.py`: TeLL /
+left to it. After a VAE run finishes, its kept checkpoints are evaluated under the run's lock (`vae_experiments/milestones.py`: TeLL /
 TeLLD at S = 100, Figure 5's vertex distances and the gradient variance at epochs 10, 25, 50 and 100) and its records
 are copied to `Results/runs_paper/` (`Utils/ship_runs.py`; no weights). SIGTERM or SIGINT to this driver stops its
 runs at the end of their current step, with a checkpoint (exit code 3); run it again to resume.
@@ -37,6 +40,9 @@ from Utils import paths  # noqa: E402
 from Utils.runstore import EXIT_INTERRUPTED, EXIT_LOCK_LOST, EXIT_LOCKED  # noqa: E402
 
 PARTS = ('mnist', 'sop', 'fmnist', 'jv')
+"""The default parts, in their order."""
+EXTRA_PARTS = {'dlgmm': ('evidence', 'runs_dlgmm')}
+"""Parts run only when named: part -> (preset, folder of Results/ its records go to), under either budget."""
 BUDGETS = {
     'paper': {'mnist': ('paper_mnist_cv', 'paper_mnist_20'), 'fmnist': ('paper_fmnist_cv',), 'jv': 'paper_mnist',
               'sop': 'paper', 'ship_to': 'runs_paper', 'evaluate_epochs': None},
@@ -45,6 +51,8 @@ BUDGETS = {
 }
 """Budget -> the presets of each part, where the records go in Results/, and the checkpoint epochs evaluated after a
 MNIST run (None: its milestones, `keep_epochs`)."""
+MILESTONES = 'vae_experiments/milestones.py'
+MIXTURE_RECORDS = 'vae_experiments/dlgmm_records.py'
 THREADS = 1
 """Intra-op threads of every run (`--set intra_op_threads=1`, recorded in config.json): one run is pinned to a core."""
 
@@ -57,7 +65,8 @@ class Task:
     preset: str
     index: int
     cell: dict
-    milestones: bool
+    evaluator: str = None     # script run on the finished run's folder (`--run-dir`) before it is shipped
+    ship_to: str = 'runs_paper'
     extra: tuple = ()
 
     @property
@@ -75,7 +84,7 @@ class Task:
                 f'({self.script.split("/")[-1]} {" ".join(self.args)})')
 
 
-def _discrete_tasks(part, presets, models, milestones):
+def _discrete_tasks(part, presets, models, evaluator, ship_to):
     from vae_experiments import discrete_grid as grid
     cells = {preset: grid.grid_cells(preset) for preset in presets}
     seeds = sorted({c['seed'] for cs in cells.values() for c in cs})
@@ -84,37 +93,43 @@ def _discrete_tasks(part, presets, models, milestones):
         for preset in presets:
             for i, cell in enumerate(cells[preset]):
                 if cell['seed'] == seed and (not models or cell['model_type'] in models):
-                    tasks.append(Task(part, 'vae_experiments/discrete_grid.py', preset, i, cell, milestones))
+                    tasks.append(Task(part, 'vae_experiments/discrete_grid.py', preset, i, cell, evaluator, ship_to))
     return tasks
 
 
-def _seed_major(part, script, preset, cells, models, milestones):
+def _seed_major(part, script, preset, cells, models, evaluator, ship_to):
     order = sorted(range(len(cells)), key=lambda i: (cells[i]['seed'], i))
-    return [Task(part, script, preset, i, cells[i], milestones) for i in order
+    return [Task(part, script, preset, i, cells[i], evaluator, ship_to) for i in order
             if not models or cells[i]['model_type'] in models]
 
 
 def plan(parts=PARTS, models=(), budget='paper'):
     """The campaign's tasks in the order they are run."""
-    presets = BUDGETS[budget]
+    presets, ship_to = BUDGETS[budget], BUDGETS[budget]['ship_to']
     tasks = []
     for part in parts:
         if part == 'mnist':
-            tasks += _discrete_tasks(part, presets['mnist'], models, True)
+            tasks += _discrete_tasks(part, presets['mnist'], models, MILESTONES, ship_to)
         elif part == 'fmnist':
-            tasks += _discrete_tasks(part, presets['fmnist'], models, False)
+            tasks += _discrete_tasks(part, presets['fmnist'], models, None, ship_to)
         elif part == 'jv':
             from vae_experiments import jv_grid
             tasks += _seed_major(part, 'vae_experiments/jv_grid.py', presets['jv'],
-                                 jv_grid.grid_cells(presets['jv']), models, False)
+                                 jv_grid.grid_cells(presets['jv']), models, None, ship_to)
         elif part == 'sop':
             from structure_output_prediction import sop
             from Utils.grid import enumerate_cells
             hyper, model_cases, temps, seeds = sop.settings(presets['sop'])
             tasks += _seed_major(part, 'structure_output_prediction/sop.py', presets['sop'],
-                                 enumerate_cells(hyper, model_cases, None, temps, seeds), models, False)
+                                 enumerate_cells(hyper, model_cases, None, temps, seeds), models, None, ship_to)
+        elif part == 'dlgmm':
+            from vae_experiments import dlgmm_grid
+            preset, to = EXTRA_PARTS[part]
+            tasks += _seed_major(part, 'vae_experiments/dlgmm_grid.py', preset, dlgmm_grid.grid_cells(preset),
+                                 models, MIXTURE_RECORDS, to)
         else:
-            raise SystemExit(f'campaign: unknown part {part!r}; valid parts are: {", ".join(PARTS)}')
+            raise SystemExit(f'campaign: unknown part {part!r}; valid parts are: '
+                             f'{", ".join(PARTS + tuple(EXTRA_PARTS))}')
     return tasks
 
 
@@ -148,7 +163,7 @@ class Campaign:
 
     def __init__(self, tasks, cores, log_dir, python, say=print, budget='paper'):
         self.tasks, self.cores, self.log_dir, self.python = tasks, cores, log_dir, python
-        self.ship_to, self.evaluate_epochs = BUDGETS[budget]['ship_to'], BUDGETS[budget]['evaluate_epochs']
+        self.evaluate_epochs = BUDGETS[budget]['evaluate_epochs']
         self.say = say
         self.lock = threading.Lock()
         self.taken = set()
@@ -183,19 +198,24 @@ class Campaign:
         return process.returncode, (err or '').strip().splitlines()[-3:]
 
     def _after(self, core, task, folder):
-        """Evaluate a finished run's kept checkpoints (VAE) and ship its records."""
-        if task.milestones and folder is not None and not self.stopping:
+        """Evaluate a finished run's kept checkpoints (VAE) and ship its records to its part's Results folder."""
+        if task.evaluator and folder is not None and not self.stopping:
             chosen = [e for e in self.evaluate_epochs or () if e <= int(task.cell['epochs'])]
-            epochs = ['--epochs', *map(str, chosen)] if chosen else []
-            code, err = self._run(core, ['vae_experiments/milestones.py', '--run-dir', str(folder)] + epochs)
+            epochs = ['--epochs', *map(str, chosen)] if chosen and task.evaluator == MILESTONES else []
+            code, err = self._run(core, [task.evaluator, '--run-dir', str(folder)] + epochs)
+            if code == EXIT_LOCKED:  # another driver evaluates it, and ships it when done
+                self.say(f'core {core}: {folder.name} is being evaluated by another process; left to it')
+                return
             if code != 0:
-                self.say(f'core {core}: milestone evaluation of {folder.name} exited {code}: {" | ".join(err)}')
+                self.say(f'core {core}: {task.evaluator} on {folder.name} exited {code}: {" | ".join(err)}')
                 self.failed.append(task)
+        if folder is None:
+            return
         from Utils.ship_runs import ship
         with self.lock:
-            shipped = ship(self.log_dir, paths.results_dir(self.ship_to))
+            shipped = ship(self.log_dir, paths.results_dir(task.ship_to), only=(folder.name,))
         for name in shipped:
-            self.say(f'core {core}: shipped {name} to Results/{self.ship_to}')
+            self.say(f'core {core}: shipped {name} to Results/{task.ship_to}')
 
     def worker(self, core):
         while not self.stopping:
@@ -244,7 +264,8 @@ def _say(text):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('parts', nargs='*', default=list(PARTS), help=f'parts to run, in order (default: {PARTS})')
+    parser.add_argument('parts', nargs='*', default=list(PARTS),
+                        help=f'parts to run, in order (default: {PARTS}; also {", ".join(EXTRA_PARTS)})')
     parser.add_argument('--cores', type=int, nargs='+', default=[0], help='CPU cores, one run pinned to each')
     parser.add_argument('--models', default='', help='comma-separated model types to keep (default: all)')
     parser.add_argument('--plan', action='store_true', help='print the ordered cells and their state; run nothing')

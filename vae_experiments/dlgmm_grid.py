@@ -25,9 +25,10 @@ Usage (from the repository root)
     python3 vae_experiments/dlgmm_grid.py --preset evidence --status   # what each cell's run folder holds
     python3 vae_experiments/dlgmm_grid.py --preset smoke --smoke --cell 0   # seconds-long check
 
-Expected run time (one core, one intra-op thread, measured on a shared machine): a training epoch of MNIST takes
-    ~2 min (123 s Kumaraswamy, 129 s IGR), so a 300-epoch run takes ~10 h: run the paper preset as a cluster job
-    array.  TeLL at S = 100 takes 15-35 min per run (S = 1000: ten times that).
+Expected run time (one core pinned, one intra-op thread, the other core busy): a training epoch of MNIST takes
+    ~20 s (DLGMM_IGR, seed 5328: 22.2 s and 20.3 s for epochs 1 and 2, `--preset evidence --cell 6 --set epochs=2`),
+    so a 300-epoch run takes ~1.7 h: run the paper preset as a cluster job array.  TeLL at S = 100 takes ~4 min per
+    run (237 s, `vae_experiments/log_likelihood.py --samples 100`; S = 1000: ten times that).
 """
 import sys
 import pathlib
@@ -63,8 +64,10 @@ DATASET_CASES = {'mnist': {}, 'omniglot': {}}
 SEEDS = [5328, 5945, 8965, 49, 9337]
 """The original's seeds."""
 
-EVIDENCE_EPOCHS = 20
-"""Epoch budget of the evidence preset, the same for every model type (to be fixed from the measured epoch time)."""
+EVIDENCE_EPOCHS = 30
+"""Epoch budget of the evidence preset, the same for every model type: a tenth of the original's 300 epochs, as the
+10-epoch VAE evidence is a tenth of the paper's 100 (an epoch takes ~20 s on one pinned core, so a run with its TeLL at
+S = 100 and its mixture records takes ~15 min and the 12 runs ~3 h of one core)."""
 
 PRESETS = {
     'paper': {'models': list(MODEL_CASES), 'datasets': ['mnist', 'omniglot'], 'seeds': SEEDS,

@@ -8,7 +8,9 @@ At each milestone epoch of a run (the checkpoints under `checkpoints/milestones/
       samples) within 0.2 of a vertex, the paper's own definition of the "20" temperatures -> `vertex_distance.json`;
     - the gradient variance and signal-to-noise over 100 noise draws on the first 64 test images
       (`Models/gradient_variance.py`) -> `gradient_variance.csv`.
-What is recorded already is not computed again, so the script can be re-run after an interruption.
+What is recorded already is not computed again, so the script can be re-run after an interruption. The run's lock
+(`Utils/runstore.RunLock`) is held while evaluating, so two drivers never evaluate one run at once (the second exits
+with code 4, as a grid cell locked by another process does).
 
     python3 vae_experiments/milestones.py --run-dir /scratch/igr_paper/vae_mnist_GS_Dis_t1_s0_k...
     python3 vae_experiments/milestones.py --run-dir ... --epochs 10 100
@@ -130,8 +132,11 @@ def main(argv=None):
     missing = sorted(set(epochs) - set(kept))
     if missing:
         raise SystemExit(f'milestones: {run_dir.name} has no checkpoint of epoch(s) {missing}; kept: {kept}')
-    for epoch in epochs:
-        evaluate_epoch(run_dir, epoch, lambda text: print(f'{run_dir.name} {text}', flush=True))
+    from Utils.runstore import RunLock
+    say = lambda text: print(f'{run_dir.name} {text}', flush=True)  # noqa: E731
+    with RunLock(run_dir, say=say):
+        for epoch in epochs:
+            evaluate_epoch(run_dir, epoch, say)
     return 0
 
 
