@@ -286,13 +286,29 @@ def test_importable_from_outside_the_repository(tmp_path):
     assert out.stdout.splitlines()[0].startswith(str(REPO)) and out.stdout.splitlines()[1] == '(2,)'
 
 
-def test_readme_vae_example_trains():
-    """The README's example (a tf.keras VAE with IGR latents) runs, and its loss goes down."""
-    readme = (REPO / 'README.md').read_text()
-    start = readme.index('<!-- igr-keras-example -->')
-    code = readme[readme.index('```python', start) + len('```python'):readme.index('```', readme.index('```python',
-                                                                                                       start) + 9)]
+def _python_block_after(path, marker):
+    """The first ```python block after `marker` in the markdown file `path`."""
+    text = path.read_text()
+    start = text.index('```python', text.index(marker)) + len('```python')
+    return text[start:text.index('```', start)]
+
+
+def test_docs_keras_vae_example_trains_and_its_loss_falls():
+    """The tf.keras VAE with IGR latents of docs/igr_distributions.md runs, and its loss goes down."""
+    code = _python_block_after(REPO / 'docs' / 'igr_distributions.md', '<!-- igr-keras-example -->')
     namespace = {}
-    exec(compile(code.replace('STEPS = 200', 'STEPS = 30'), 'README example', 'exec'), namespace)
+    exec(compile(code.replace('STEPS = 200', 'STEPS = 30'), 'docs/igr_distributions.md example', 'exec'), namespace)
     losses = namespace['losses']
     assert len(losses) == 30 and np.all(np.isfinite(losses)) and np.mean(losses[-5:]) < np.mean(losses[:5])
+
+
+def test_readme_igr_snippet_runs_with_the_shapes_it_states():
+    """The short IGR snippet of README.md runs, and its sample, KL and hard sample have the shapes its comments say."""
+    code = _python_block_after(REPO / 'README.md', '<!-- igr-readme-snippet -->')
+    namespace = {}
+    exec(compile(code, 'README.md snippet', 'exec'), namespace)
+    k = namespace['K']
+    psi, kl, one_hot = namespace['psi'].numpy(), namespace['kl'].numpy(), namespace['one_hot'].numpy()
+    assert psi.shape == (64, k) and np.allclose(psi.sum(-1), 1, atol=1e-5) and np.all(psi >= 0)
+    assert kl.shape == (64,) and np.all(np.isfinite(kl)) and np.allclose(kl, 0, atol=1e-6)  # q equals the prior
+    assert one_hot.shape == (64, k) and np.all(one_hot.sum(-1) == 1) and set(np.unique(one_hot)) <= {0, 1}

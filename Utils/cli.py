@@ -3,7 +3,7 @@
     if __name__ == '__main__':
         run_main(main)                 # or sys.exit(run_main(main)) when main returns an exit status
 
-Exit codes (the same for every script; README "Exit codes"):
+Exit codes (the same for every script; docs/hpc.md, "Exit codes"):
 
     0  done (a finished grid cell that was skipped included)
     1  an unexpected error: Python's traceback is kept, since it is a bug to report

@@ -8,7 +8,7 @@ when it was written); a damaged file (an interrupted copy, a flipped bit) is re-
                  `mnist/data/mnist.pkl.gz`, convert it to `<data dir>/mnist.npz`.
   Fashion-MNIST  Debian's `dataset-fashion-mnist` (IDX files in /usr/share/datasets/fashion-mnist), installed with
                  apt-get when running as root; otherwise the message says how to point IGR_FMNIST_DIR at the files.
-  CelebA, Omniglot are not fetched: prepare them with TFDS elsewhere and set TFDS_DATA_DIR (see README). With
+  CelebA, Omniglot are not fetched: prepare them with TFDS elsewhere and set TFDS_DATA_DIR (see docs/data.md). With
                  TFDS_DATA_DIR set, `celeb_a` builds the 64x64 uint8 cache `<data dir>/celeb_a_64/` (streamed in
                  chunks; its recorded sha256 is checked, a damaged cache is rebuilt).
 """

@@ -12,7 +12,7 @@ Usage
     python3 vae_experiments/log_likelihood.py --log-dir Results/runs --table-only
     python3 vae_experiments/log_likelihood.py --samples 5000 --model IGR_I_Dis --dataset mnist
 
-Expected run time: per 10,000 MNIST test images about (S / 100) x 30 s on a 2-core CPU (see README, "Marginal
+Expected run time: per 10,000 MNIST test images about (S / 100) x 30 s on a 2-core CPU (see docs/vae.md, "Marginal
 log-likelihood"); the table alone takes seconds.
 """
 import sys

@@ -15,7 +15,8 @@ with code 4, as a grid cell locked by another process does).
     python3 vae_experiments/milestones.py --run-dir /scratch/igr_paper/vae_mnist_GS_Dis_t1_s0_k...
     python3 vae_experiments/milestones.py --run-dir ... --epochs 10 100
 
-Measured on one pinned core (MNIST, 10,000 test images): see README, "Paper-budget campaign".
+Measured on one pinned core (MNIST, 10,000 test images): see Results/REPLICATION.md, "Part 2: the paper's budget";
+the campaign that runs this script: docs/experiments.md, "The shipped runs".
 """
 import sys
 import pathlib

@@ -573,7 +573,7 @@ HEADER = ('| section | case | XLA | median ms | rate | vs reference | target |',
 
 def checkpoint_lines(args, spec):
     """Cost of the every-epoch checkpoint (weights, Adam state, counters; the last 2 kept) against a training epoch
-    of the same model (the README's goal: under 2% of an MNIST epoch)."""
+    of the same model (the goal in docs/hpc.md, "Wall time, preemption, resubmission": under 2% of an MNIST epoch)."""
     import statistics
     import tempfile
     from Utils import experiment as ex
