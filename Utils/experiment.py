@@ -248,15 +248,18 @@ def no_fence():
     """The fence of a run without a grid lock: every write may go ahead."""
 
 
-def write_json(path, payload, fence=None):
-    """Write JSON atomically (a crash never leaves half a file); `fence()` first (see `Utils.runstore.RunLock`)."""
+def write_bytes(path, data, fence=None):
+    """Write `data` atomically (a crash never leaves half a file); `fence()` first (see `Utils.runstore.RunLock`)."""
     (fence or no_fence)()
     path = Path(path)
     tmp = path.with_name(path.name + '.tmp')
-    with open(tmp, 'w') as handle:
-        json.dump(jsonable(payload), handle, indent=2, sort_keys=False)
-        handle.write('\n')
+    tmp.write_bytes(data)
     os.replace(tmp, path)
+
+
+def write_json(path, payload, fence=None):
+    """Write JSON atomically, as `write_bytes`."""
+    write_bytes(path, (json.dumps(jsonable(payload), indent=2, sort_keys=False) + '\n').encode(), fence)
 
 
 def read_json(path):

@@ -17,10 +17,11 @@ Each core runs one cell at a time as `taskset -c <core> python <grid script> --p
 run, one intra-op thread each (the presets' `intra_op_threads`, recorded in config.json). Two runs pinned to the two
 cores of a 2-core machine measured 97 s where the same two runs one after the other took 128 s. A cell that is
 finished is passed over, an unfinished one resumes from its checkpoint, a cell locked by another live process is
-left to it. After a VAE run finishes, its kept checkpoints are evaluated under the run's lock (`vae_experiments/milestones.py`: TeLL /
-TeLLD at S = 100, Figure 5's vertex distances and the gradient variance at epochs 10, 25, 50 and 100) and its records
-are copied to `Results/runs_paper/` (`Utils/ship_runs.py`; no weights). SIGTERM or SIGINT to this driver stops its
-runs at the end of their current step, with a checkpoint (exit code 3); run it again to resume.
+left to it. After a VAE run finishes, its kept checkpoints are evaluated under the run's lock
+(`vae_experiments/milestones.py`: TeLL / TeLLD at S = 100, Figure 5's vertex distances and the gradient variance at
+epochs 10, 25, 50 and 100) and its records are copied to `Results/runs_paper/` (`Utils/ship_runs.py`; no weights).
+SIGTERM or SIGINT to this driver stops its runs at the end of their current step, with a checkpoint (exit code 3); run
+it again to resume.
 `--budget evidence` runs the 10-epoch cells of Results/runs the same way (their MNIST runs evaluated at epochs 1 and
 10), for instance to re-make the cells a change of the model gave new run keys.
 """

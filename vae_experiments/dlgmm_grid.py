@@ -25,10 +25,11 @@ Usage (from the repository root)
     python3 vae_experiments/dlgmm_grid.py --preset evidence --status   # what each cell's run folder holds
     python3 vae_experiments/dlgmm_grid.py --preset smoke --smoke --cell 0   # seconds-long check
 
-Expected run time (one core pinned, one intra-op thread, the other core busy): a training epoch of MNIST takes
-    ~20 s (DLGMM_IGR, seed 5328: 22.2 s and 20.3 s for epochs 1 and 2, `--preset evidence --cell 6 --set epochs=2`),
-    so a 300-epoch run takes ~1.7 h: run the paper preset as a cluster job array.  TeLL at S = 100 takes ~4 min per
-    run (237 s, `vae_experiments/log_likelihood.py --samples 100`; S = 1000: ten times that).
+Expected run time (one core pinned, one intra-op thread): a training epoch of MNIST takes ~20 s (DLGMM_IGR, seed
+    5328: 22.2 s and 20.3 s for epochs 1 and 2, `--preset evidence --cell 6 --set epochs=2`, the other core running
+    one campaign run) and 33-45 s while the other core is fully busy; so a 300-epoch run takes ~1.7-3.7 h: run the
+    paper preset as a cluster job array. TeLL at S = 100 takes ~4 min per run (237 s,
+    `vae_experiments/log_likelihood.py --samples 100`; S = 1000: ten times that).
 """
 import sys
 import pathlib

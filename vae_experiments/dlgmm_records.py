@@ -99,9 +99,7 @@ def write_records(run_dir, epoch=None, say=print):
     if SAMPLES_FILE in todo:
         buffer = io.BytesIO()
         np.savez_compressed(buffer, samples=component_samples(model))
-        tmp = run_dir / (SAMPLES_FILE + '.tmp')
-        tmp.write_bytes(buffer.getvalue())
-        tmp.replace(run_dir / SAMPLES_FILE)
+        ex.write_bytes(run_dir / SAMPLES_FILE, buffer.getvalue())
         say(f'{run_dir.name}: {SAMPLES_FILE}')
     return todo
 

@@ -13,7 +13,7 @@ Writes into `Results/dlgmm/` (or `--out-dir`):
 and fills the `dlgmm.*` blocks of Results/REPLICATION.md. `--check` regenerates the tables into a temporary folder
 and compares them (and the blocks) with the shipped ones, byte for byte: part of `make replicate-check`.
 
-    python3 vae_experiments/dlgmm_report.py            # after shipping runs: python3 -m Utils.ship_runs --to Results/runs_dlgmm
+    python3 vae_experiments/dlgmm_report.py     # after shipping: python3 -m Utils.ship_runs --to Results/runs_dlgmm
     python3 vae_experiments/dlgmm_report.py --check
 """
 import sys
@@ -54,18 +54,16 @@ def mixture_runs(runs_dir, include_smoke=False):
     if not len(runs):
         return runs
     runs = runs.copy()
-    runs['weights_over_1pct'] = [_weights_over(row.run_dir) for row in runs.itertuples()]
+    runs['weights'] = [_weights_record(row.run_dir) for row in runs.itertuples()]
+    runs['weights_over_1pct'] = [math.nan if r is None else float(sum(w > SHOWN_WEIGHT for w in r['mean_weight']))
+                                 for r in runs['weights']]
     return runs
 
 
 def _weights_record(run_dir):
+    """The run's `mixture_weights.json` (`vae_experiments/dlgmm_records.py`), or None."""
     path = pathlib.Path(run_dir) / WEIGHTS_FILE
     return json.loads(path.read_text()) if path.is_file() else None
-
-
-def _weights_over(run_dir, level=SHOWN_WEIGHT):
-    record = _weights_record(run_dir)
-    return math.nan if record is None else float(sum(w > level for w in record['mean_weight']))
 
 
 def summary(runs):
@@ -127,7 +125,7 @@ def draw_weights(runs, path):
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(2, len(VARIANTS), figsize=(4 * len(VARIANTS), 6), squeeze=False)
     for col, model in enumerate(VARIANTS):
-        records = [r for r in (_weights_record(d) for d in runs[runs['model_type'] == model]['run_dir']) if r]
+        records = [r for r in runs[runs['model_type'] == model]['weights'] if r]
         top, bottom = axes[0, col], axes[1, col]
         top.set_title(LABELS[model], fontsize=10)
         for record in records:
@@ -156,7 +154,7 @@ def draw_components(runs, path):
     for model in VARIANTS:
         part = runs[runs['model_type'] == model].sort_values('seed')
         for row in part.itertuples():
-            record, samples = _weights_record(row.run_dir), pathlib.Path(row.run_dir) / SAMPLES_FILE
+            record, samples = row.weights, pathlib.Path(row.run_dir) / SAMPLES_FILE
             if record and samples.is_file():
                 shown = [k for k, w in enumerate(record['mean_weight']) if w > SHOWN_WEIGHT]
                 panels.append((model, row.seed, shown, np.load(samples)['samples']))
