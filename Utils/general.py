@@ -18,6 +18,7 @@ import tensorflow_probability as tfp
 
 from Utils.paths import prior_file_name  # noqa: F401  (re-exported)
 from Utils.relaxed.families import FAMILIES, get_family
+from Utils.results_io import markdown_lines
 
 tfd = tfp.distributions
 
@@ -205,8 +206,7 @@ def find_prior_file(name):
 
 
 def markdown_table(frame, floatfmt='{:.3f}'):
-    """A pandas DataFrame as a GitHub markdown table (no extra dependency)."""
+    """A pandas DataFrame as a GitHub markdown table (no extra dependency), floats formatted with `floatfmt`."""
     cells = [[floatfmt.format(v) if isinstance(v, (float, np.floating)) else str(v) for v in row]
              for row in frame.itertuples(index=False)]
-    lines = ['| ' + ' | '.join(map(str, frame.columns)) + ' |', '|' + '---|' * len(frame.columns)]
-    return '\n'.join(lines + ['| ' + ' | '.join(row) + ' |' for row in cells]) + '\n'
+    return markdown_lines(frame.columns, cells)
