@@ -55,11 +55,12 @@ import tensorflow as tf
 
 from Models.VAENet import VAENet
 from Models.dlgmm import MixtureLatent
-from Models.latents import (DISCRETE_MC_SAMPLES, LATENTS, PRIOR_MC_SAMPLES,  # noqa: F401  (re-exported)
-                            gaussian_log_density)
+from Models.latents import DISCRETE_MC_SAMPLES, LATENTS, PRIOR_MC_SAMPLES  # noqa: F401  (re-exported)
 from Models.vae_hyper import MIXTURE_TYPES, MODEL_TYPES  # noqa: F401  (re-exported; they live with the hyper schema)
-from Utils import Distributions as dist
 from Utils import experiment as ex
+from Utils.relaxed.densities import gaussian_kl, gaussian_log_density
+from Utils.relaxed.noise import generator_normal
+from Utils.relaxed.softmax_pp import straight_through
 
 keras = tf.keras
 
@@ -98,10 +99,10 @@ class OptVAE:
         if h['model_type'] in MIXTURE_TYPES:
             self.latent = MixtureLatent.from_hyper(h)
         else:
-            options = {'exact_probs': h.get('discrete_probs', 'exact') == 'exact'} if family == 'IGR_I' else {}
             self.latent = LATENTS[family](h['n_required'], h['num_of_discrete_var'], h['temp'], prior=prior,
                                           threshold=h['threshold'], truncation_option=h['truncation_option'],
-                                          closed_form_kl=h['run_closed_form_kl'], **options)
+                                          closed_form_kl=h['run_closed_form_kl'],
+                                          exact_probs=h.get('discrete_probs', 'exact') == 'exact')
         self.cont_n = int(h['latent_norm_n']) * int(h['num_of_norm_var']) if self.mixed else 0
         if self.latent.owns_objective:
             param_sizes, decoder_in = self.latent.param_sizes, self.latent.decoder_input_n
@@ -170,7 +171,7 @@ class OptVAE:
         """(discrete noise (b, n, S, v), continuous noise (b, d, S) or None)."""
         sample_size = sample_size or self.sample_size
         noise_d = self.latent.noise(rng, batch_n, sample_size)
-        noise_c = dist.generator_normal(rng, (batch_n, self.cont_n, sample_size)) if self.mixed else None
+        noise_c = generator_normal(rng, (batch_n, self.cont_n, sample_size)) if self.mixed else None
         return noise_d, noise_c
 
     def continuous_sample(self, params_c, noise_c):
@@ -206,7 +207,7 @@ class OptVAE:
         if not self.mixed:
             return None
         mu, xi = params_c
-        return dist.gaussian_kl(mu, xi, tf.zeros_like(mu), tf.zeros_like(xi))
+        return gaussian_kl(mu, xi, tf.zeros_like(mu), tf.zeros_like(xi))
 
     def continuous_log_ratio(self, params_c, z_c):
         """``log N(z; 0, 1) - log N(z; mu, sigma^2)`` summed over the Gaussian dimensions, (b, S); 0 without them."""
@@ -244,8 +245,7 @@ class OptVAE:
     def straight_through_psi(self, params_d, noise_d, draw):
         """The one-hot zero-temperature sample in the forward pass, the relaxed sample's gradient backward:
         ``hard + psi - stop_gradient(psi)`` (exactly one-hot in value)."""
-        hard = self.latent.hard(params_d, noise_d, draw)
-        return hard + (draw['psi'] - tf.stop_gradient(draw['psi']))     # x - x is exactly 0: the value is `hard`
+        return straight_through(self.latent.hard(params_d, noise_d, draw), draw['psi'])
 
     @staticmethod
     def _sum_kl(kl):

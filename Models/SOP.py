@@ -4,11 +4,12 @@ Upper half of a binarized MNIST image (14 x 28 = 392 pixels) -> Dense -> 200 rel
 200 relaxed Bernoulli units -> Dense -> 392 logits of the lower half. The Dense layers output the parameters of
 the units (no other nonlinearity: the stochastic units are the nonlinearity).
 
-Every unit is a relaxed categorical variable whose first coordinate is the unit's value:
+Every unit is a relaxed categorical variable whose first coordinate is the unit's value; each model type's units are
+its family's (`Utils.relaxed.families`, `Family.bernoulli_units`; the constructions in `Utils/relaxed/bernoulli.py`):
   GS          Binary Concrete, b = sigmoid((log_alpha + log U - log(1 - U)) / tau) (logistic noise); K = 2.
   IGR_I       b = sigmoid((mu + sigma eps) / tau) = softmax++((mu + sigma eps) / tau)_1; K = 2 (one Gaussian dim).
   IGR_Planar  b = sigmoid(f(mu + sigma eps) / tau) with f a stack of two planar flows acting on the unit's Gaussian
-              dimension (one flow per unit, `Utils.Distributions.PlanarFlow` with n = 1); K = 2.
+              dimension (one flow per unit, `Utils.relaxed.planar.PlanarFlow` with n = 1); K = 2.
   IGR_SB      two Gaussian dims per unit, lam = stick_break(sigmoid(mu + sigma eps)) and
               psi = softmax++(lam / tau) over K = 3 coordinates; b = psi_1 (the first stick piece wins).
               With one Gaussian dim the SB map gives psi_1 = sigmoid(pi_1 / tau) >= 1/2 (pi_1 > 0, so the softmax++
@@ -19,14 +20,11 @@ is rounding b at 1/2, i.e. a draw of the discrete Bernoulli unit); the next laye
 
 Noise tensors are shaped (rows, noise_dims, units) and flattened samples live on the rows axis.
 """
-import numpy as np
 import tensorflow as tf
 
 from Models.sop_hyper import SOP_MODEL_TYPES  # noqa: F401  (the list lives with the hyper schema)
-from Utils import Distributions as dist
-
-PARAMS_PER_UNIT = {'GS': 1, 'IGR_I': 2, 'IGR_Planar': 2, 'IGR_SB': 4}
-NOISE_DIMS = {'GS': 1, 'IGR_I': 1, 'IGR_Planar': 1, 'IGR_SB': 2}
+from Utils.relaxed.families import FAMILIES
+from Utils.relaxed.planar import PlanarFlow
 
 
 def check_sop_model_type(model_type):
@@ -42,60 +40,27 @@ class BernoulliUnits:
 
     def __init__(self, model_type, units, temp, planar_flow=None):
         check_sop_model_type(model_type)
-        dist.check_temperature(temp)
-        self.model_type, self.units, self.temp = model_type, int(units), float(temp)
+        self.relaxation = FAMILIES[model_type].bernoulli_units(temp, planar_flow)
+        self.model_type, self.units, self.temp = model_type, int(units), self.relaxation.temp
         self.planar_flow = planar_flow
-        self.noise_dims = NOISE_DIMS[model_type]
-        self.params_n = PARAMS_PER_UNIT[model_type] * self.units
+        self.noise_dims = self.relaxation.noise_dims
+        self.params_n = self.relaxation.params_per_unit * self.units
 
     def noise(self, rng, rows):
         """Standard noise (rows, noise_dims, units): Uniform(tiny, 1) for GS, N(0, 1) for IGR."""
-        shape = (rows, self.noise_dims, self.units)
-        if self.model_type == 'GS':
-            return rng.uniform(shape, minval=np.finfo(np.float32).tiny, maxval=1.)
-        return dist.generator_normal(rng, shape)
+        return self.relaxation.noise(rng, (rows, self.noise_dims, self.units))
 
     def categories(self, params, noise):
         """Relaxed category vector of every unit, (rows, K, units); params (rows, params_n), noise as `noise()`."""
-        rows = tf.shape(params)[0]
-        if self.model_type == 'GS':
-            b = dist.binary_concrete(params, self.temp, noise[:, 0])
-            return tf.stack([b, 1. - b], axis=1)
-        p = tf.reshape(params, (rows, 2, self.noise_dims, self.units))
-        mu, xi = p[:, 0], p[:, 1]
-        if self.model_type == 'IGR_I':
-            b = dist.igr_bernoulli(mu[:, 0], xi[:, 0], self.temp, noise[:, 0])
-            return tf.stack([b, 1. - b], axis=1)
-        z = (mu + tf.exp(xi) * noise)[:, :, None, :]  # (rows, n, 1, units): axis 1 = Gaussian dims, units = vars
-        lam = self.planar_flow(z) if self.model_type == 'IGR_Planar' else dist.igr_sb_lam(z)
-        return dist.igr_psi(lam, self.temp)[:, :, 0, :]
+        return self.relaxation.categories(params, noise)
 
     def sample(self, params, noise, hard=False):
         """Unit values (rows, units): relaxed b = first category coordinate, or its discretization (argmax == 0).
 
-        Only b is formed, in closed form (the category vectors of `categories` are never built):
-          GS, IGR_I    as in `categories`; hard b = [b >= 1/2] (first of two tied coordinates wins)
-          IGR_Planar   b = sigmoid(lam / tau), lam = f(mu + sigma eps); hard b = [lam >= 0]
-          IGR_SB       b = softmax(lam_1 / tau, lam_2 / tau, 0)_1 = sigmoid(lam_1 / tau - softplus(lam_2 / tau)),
-                       lam_1 = sigmoid(z_1), lam_2 = sigmoid(z_2) sigmoid(-z_1); hard b = [lam_1 >= lam_2]
-        The same values as the first coordinate of `categories` up to float rounding (and hence the same hard values
-        except where two coordinates are within rounding of a tie).
+        Only b is formed (`Utils.relaxed.bernoulli`: in closed form for IGR_Planar and IGR_SB, whose category vectors
+        are never built); the same values as the first coordinate of `categories` up to float rounding.
         """
-        if self.model_type in ('GS', 'IGR_I'):
-            b = self.categories(params, noise)[:, 0]
-            return tf.cast(b >= 0.5, b.dtype) if hard else b
-        logit, first_wins = self._first_coordinate(params, noise)
-        return tf.cast(first_wins, logit.dtype) if hard else tf.sigmoid(logit)
-
-    def _first_coordinate(self, params, noise):
-        """(logit of b, whether the first coordinate is the argmax), both (rows, units); IGR_Planar and IGR_SB."""
-        p = tf.reshape(params, (tf.shape(params)[0], 2, self.noise_dims, self.units))
-        z = p[:, 0] + tf.exp(p[:, 1]) * noise
-        if self.model_type == 'IGR_Planar':
-            lam = self.planar_flow(z[:, :, None, :])[:, 0, 0, :]
-            return lam / self.temp, lam >= 0.
-        lam_1, lam_2 = tf.sigmoid(z[:, 0]), tf.sigmoid(z[:, 1]) * tf.sigmoid(-z[:, 0])
-        return lam_1 / self.temp - tf.nn.softplus(lam_2 / self.temp), lam_1 >= lam_2
+        return self.relaxation.sample(params, noise, hard=hard)
 
 
 class SOPNet(tf.keras.Model):
@@ -110,8 +75,8 @@ class SOPNet(tf.keras.Model):
         self.model_type, self.units, self.in_dim, self.out_dim = model_type, int(units), int(in_dim), int(out_dim)
         init = lambda i: tf.keras.initializers.GlorotUniform(seed=seed + i)
         self.flows = []
-        if model_type == 'IGR_Planar':
-            self.flows = [dist.PlanarFlow(n_dims=1, num_of_vars=self.units, seed=seed + 100 + 10 * i, name=f'flow_{i}')
+        if FAMILIES[model_type].has_flow:
+            self.flows = [PlanarFlow(n_dims=1, num_of_vars=self.units, seed=seed + 100 + 10 * i, name=f'flow_{i}')
                           for i in range(stochastic_layers)]
         self.unit_layers = [BernoulliUnits(model_type, units, temp, self.flows[i] if self.flows else None)
                             for i in range(stochastic_layers)]

@@ -50,9 +50,10 @@ import numpy as np
 import tensorflow as tf
 
 from Models import log_likelihood as ll
-from Models.latents import gaussian_log_density
 from Models.vae_hyper import MIXTURE_TYPES
-from Utils import Distributions as dist
+from Utils.relaxed.densities import gaussian_log_density
+from Utils.relaxed.noise import generator_normal, generator_uniform
+from Utils.relaxed.stick_breaking import compute_n_required, log_stick_break
 
 TRUNCATION_QUANTILE = 75.
 """Percentile of the per-draw number of components of the threshold truncation (the original's DLGMM setting)."""
@@ -65,7 +66,6 @@ DEFENSIVE_WEIGHT = 0.05
 """Share of the uniform distribution in the stick proposal of the log-likelihood estimate."""
 METRIC_COLUMNS = ('TeELBO', 'N', 'Kused', 'NMI', 'ACC', 'TrL')
 _LN2 = math.log(2.)
-_TINY = float(np.finfo(np.float32).tiny)
 
 
 def log1mexp(x):
@@ -86,7 +86,7 @@ class KumaraswamySticks:
 
     @staticmethod
     def noise(rng, shape):
-        return rng.uniform(shape, minval=_TINY, maxval=1.)
+        return generator_uniform(rng, shape)
 
     @staticmethod
     def sample(p0, p1, u):
@@ -114,7 +114,7 @@ class LogitNormalSticks:
 
     @staticmethod
     def noise(rng, shape):
-        return dist.generator_normal(rng, shape)
+        return generator_normal(rng, shape)
 
     @staticmethod
     def sample(p0, p1, eps):
@@ -156,7 +156,7 @@ def stick_breaking_log_weights(log_v, log_1mv, mask=None):
     if mask is not None:
         last = mask - tf.concat([mask[:, 1:], tf.zeros_like(mask[:, :1])], axis=1)
         log_v = tf.where(last > 0., tf.zeros_like(log_v), log_v)
-    log_pi = log_v + tf.math.cumsum(log_1mv, axis=1, exclusive=True)
+    log_pi = log_stick_break(log_v, log_1mv)
     if mask is not None:
         log_pi = tf.where(mask > 0., log_pi, tf.fill(tf.shape(log_pi), tf.constant(-np.inf, log_pi.dtype)))
     return log_pi
@@ -266,7 +266,7 @@ class MixtureLatent:
     # ---- pieces --------------------------------------------------------------------------------------------------
     def noise(self, rng, batch_n, sample_size):
         return (self.sticks.noise(rng, (batch_n, self.T - 1, sample_size)),
-                dist.generator_normal(rng, (batch_n, self.T, sample_size, self.d)))
+                generator_normal(rng, (batch_n, self.T, sample_size, self.d)))
 
     def encode(self, x):
         """x (b, H, W, C) -> p0, p1 (b, T-1, 1), mean, xi = log sd (b, T, 1, d)."""
@@ -282,7 +282,7 @@ class MixtureLatent:
 
     def truncation(self, log_pi):
         """(mask (1, T, 1), K) of the batch's untruncated weights log pi (b, T, S)."""
-        kept, _ = dist.compute_n_required(tf.exp(log_pi)[..., None], self.threshold, 'quantile',
+        kept, _ = compute_n_required(tf.exp(log_pi)[..., None], self.threshold, 'quantile',
                                           quantile=TRUNCATION_QUANTILE)
         return components_mask(kept, self.T, log_pi.dtype), kept
 
@@ -296,7 +296,7 @@ class MixtureLatent:
     def defensive_noise(self, rng, batch_n, sample_size):
         """Noise of the stick proposal r of the log-likelihood: (which sticks are uniform draws, the uniforms)."""
         shape = (batch_n, self.T - 1, sample_size)
-        return rng.uniform(shape), rng.uniform(shape, minval=_TINY, maxval=1.)
+        return rng.uniform(shape), generator_uniform(rng, shape)
 
     def _defensive_sticks(self, p0, p1, noise_v, defensive):
         """Sticks from r = (1 - w) q + w U(0, 1) and log r at them (w = DEFENSIVE_WEIGHT)."""
@@ -334,7 +334,7 @@ class MixtureLatent:
         if stick_the_landing:   # the parameters inside the log-densities only (z and v keep their paths)
             p0, p1, mean, xi = (tf.stop_gradient(p) for p in (p0, p1, mean, xi))
         means = self.prior_means[None, :, None, :]
-        log_prior_z = -0.5 * math.log(2. * math.pi) - 0.5 * tf.square(z - means)         # N(z; m_k, I)
+        log_prior_z = gaussian_log_density(z, means)                                      # N(z; m_k, I)
         component = self.log_px(x, z) + tf.reduce_sum(log_prior_z - gaussian_log_density(z, mean, xi), axis=-1)
         log_qv = self.sticks.log_density(p0, p1, sticks) if defensive is None else log_r
         if mask is not None:    # stick j exists in the model iff component j + 1 is kept
@@ -401,10 +401,10 @@ class MixtureLatent:
     def sample_prior_images(self, count, seed=0):
         """Decoded z ~ N(m_k, I), k ~ pi(v), v ~ U(0, 1) (T components)."""
         rng = tf.random.Generator.from_seed(int(seed))
-        u = rng.uniform((count, self.T - 1, 1), minval=_TINY, maxval=1.)
+        u = generator_uniform(rng, (count, self.T - 1, 1))
         log_pi = stick_breaking_log_weights(tf.math.log(u), tf.math.log1p(-u))[:, :, 0]
         k = tf.random.stateless_categorical(log_pi, 1, seed=rng.make_seeds(1)[:, 0])[:, 0]
-        z = tf.gather(self.prior_means, k) + dist.generator_normal(rng, (count, self.d))
+        z = tf.gather(self.prior_means, k) + generator_normal(rng, (count, self.d))
         return self._pixel_means(z)
 
     def traversal_images(self, x):

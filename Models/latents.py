@@ -9,12 +9,21 @@ and the category probabilities of the discrete model it encodes.
     IGR_SB         IGRSBLatent        the same, truncated per batch at `threshold`  Gaussian (kept dimensions)
 
 Tensors follow the project layout (batch, categories, samples, vars). `Models.OptVAE` picks the class from
-`LATENTS`; nothing else branches on the family.
+`LATENTS`; nothing else branches on the family. How a family samples (its noise, psi, the zero-temperature sample) is
+its entry of `Utils.relaxed.families.FAMILIES`; a latent adds what the VAE needs around it (the prior, the KLs, the
+category probabilities of the discrete model, the Jacobians of the vanished-gradient count).
 """
 import numpy as np
 import tensorflow as tf
 
-from Utils import Distributions as dist
+from Utils.relaxed.densities import categorical_kl, gaussian_kl, gaussian_log_density
+from Utils.relaxed.families import FAMILIES
+from Utils.relaxed.gumbel_softmax import gs_sampled_kl
+from Utils.relaxed.jacobians import igr_sb_psi_jacobian, softmax_jacobian, softmax_pp_jacobian
+from Utils.relaxed.noise import generator_normal
+from Utils.relaxed.planar import PlanarFlow
+from Utils.relaxed.quadrature import compute_igr_log_probs, compute_igr_probs
+from Utils.relaxed.stick_breaking import truncation_mask
 
 DISCRETE_MC_SAMPLES = 100
 PRIOR_MC_SAMPLES = 10000
@@ -23,10 +32,6 @@ PROPOSAL_FLOOR = 1e-12
 PROPOSAL_UNIFORM_WEIGHT = 0.05
 """Share of the uniform distribution (over the kept categories) in the Monte Carlo categorical proposals of the
 log-likelihood estimates: every category the prior allows keeps probability >= this / K under the proposal."""
-
-def gaussian_log_density(z, mu, xi):
-    """log N(z; mu, exp(xi)^2), elementwise."""
-    return -0.5 * np.log(2. * np.pi) - xi - 0.5 * tf.square((z - mu) * tf.exp(-xi))
 
 
 def _safe_log(p):
@@ -38,11 +43,6 @@ def _normalized_log_probs(log_probs, dtype):
     return tf.cast(log_probs - tf.reduce_logsumexp(log_probs, axis=1, keepdims=True), dtype)
 
 
-def _one_hot_argmax(logits):
-    """One-hot of argmax over axis 1 of (b, K, S, v) logits, same shape."""
-    return tf.one_hot(tf.argmax(logits, axis=1), depth=logits.shape[1], axis=1, dtype=logits.dtype)
-
-
 # ---------------------------------------------------------------------------------------------------------------------
 # Discrete latent families
 # ---------------------------------------------------------------------------------------------------------------------
@@ -51,22 +51,27 @@ class DiscreteLatent:
 
     Tensors follow the project layout (batch, categories, samples, vars); encoder parameters are (b, n, 1, v),
     noise (b, n, S, v), psi (b, K, S, v).  A draw is a dict with at least 'psi' and 'mask' ((1, n, 1, 1) or None).
+    `exact_probs`: the category probabilities of TeELBOD from the family's closed form where it has one (IGR-I's
+    quadrature; hyper `discrete_probs`), else Monte Carlo frequencies.
     """
-    param_names = ()
+    family = None
+    """The family's entry of `Utils.relaxed.families.FAMILIES`: its noise, its relaxed and zero-temperature samples."""
     owns_objective = False
     """The latents of `Models.dlgmm` compute their own objective and test metrics; these share OptVAE's."""
-    truncates = False
-    """Whether a draw chooses its number of categories (its 'n_required' is then recorded per epoch)."""
 
     def __init__(self, n, num_of_vars, temp, prior=None, threshold=0.99, truncation_option='quantile',
-                 closed_form_kl=True):
+                 closed_form_kl=True, exact_probs=True):
         self.n, self.v, self.temp = int(n), int(num_of_vars), float(temp)
         self.threshold, self.truncation_option = float(threshold), truncation_option
         self.closed_form = bool(closed_form_kl)
+        self.exact_probs = bool(exact_probs)
         self.prior = prior
         self.flow = None
 
-    categories = property(lambda self: self.n)
+    param_names = property(lambda self: self.family.param_names)
+    truncates = property(lambda self: self.family.truncates)
+    """Whether a draw chooses its number of categories (its 'n_required' is then recorded per epoch)."""
+    categories = property(lambda self: self.family.categories(self.n))
 
     def make_flow(self):
         """A layer the network must own (IGR-Planar's flow) or None."""
@@ -77,14 +82,17 @@ class DiscreteLatent:
         return {}
 
     def noise(self, rng, batch_n, sample_size):
-        raise NotImplementedError
+        """The family's standard noise (b, n, S, v)."""
+        return self.family.noise(rng, (batch_n, self.n, sample_size, self.v))
 
     def relaxed(self, params, noise, mask=None):
-        raise NotImplementedError
+        """A relaxed draw (a dict with 'psi' and 'mask', `Utils.relaxed.families.Family.relaxed`)."""
+        return self.family.relaxed(params, noise, self.temp, flow=self.flow, mask=mask, threshold=self.threshold,
+                                   truncation_option=self.truncation_option)
 
     def hard(self, params, noise, draw):
         """Zero-temperature sample: one-hot (b, K, S, v), an exact draw of the encoded categorical."""
-        raise NotImplementedError
+        return self.family.hard(params, noise, draw)
 
     def kl(self, params, draw):
         """KL used for training, per variable (b, v)."""
@@ -137,7 +145,7 @@ class DiscreteLatent:
 
     def discrete_kl(self, params, draw, mc_noise=None):
         """KL of the encoded categorical to the prior's, per variable (b, v)."""
-        return dist.categorical_kl(self.log_probs(params, draw, mc_noise), self.prior_log_probs(draw, mc_noise))[:, 0]
+        return categorical_kl(self.log_probs(params, draw, mc_noise), self.prior_log_probs(draw, mc_noise))[:, 0]
 
     def prior_params(self, batch_n):
         raise NotImplementedError
@@ -153,21 +161,10 @@ class DiscreteLatent:
 
 class GSLatent(DiscreteLatent):
     """Gumbel-Softmax: psi = softmax((log_pi + G) / tau), G Gumbel; prior uniform logits log(1/K)."""
-    param_names = ('log_pi',)
-
-    def noise(self, rng, batch_n, sample_size):
-        u = rng.uniform((batch_n, self.n, sample_size, self.v), minval=np.finfo(np.float32).tiny, maxval=1.)
-        return -tf.math.log(-tf.math.log(u))
-
-    def relaxed(self, params, noise, mask=None):
-        log_psi = dist.gs_log_psi(params[0], noise, self.temp)
-        return {'psi': tf.exp(log_psi), 'log_psi': log_psi, 'mask': None}
-
-    def hard(self, params, noise, draw):
-        return _one_hot_argmax(params[0] + noise)
+    family = FAMILIES['GS']
 
     def log_ratio(self, params, draw):
-        return -dist.gs_sampled_kl(draw['log_psi'], params[0], self.temp)
+        return -gs_sampled_kl(draw['log_psi'], params[0], self.temp)
 
     def kl(self, params, draw):
         return -tf.reduce_mean(self.log_ratio(params, draw), axis=1)
@@ -179,7 +176,7 @@ class GSLatent(DiscreteLatent):
         return self.prior_log_probs(None)
 
     def closed_form_kl(self, params, draw):
-        return dist.categorical_kl(self.log_probs(params, draw), self.prior_log_probs(draw))[:, 0, :]
+        return categorical_kl(self.log_probs(params, draw), self.prior_log_probs(draw))[:, 0, :]
 
     def straight_through_kl(self, params, draw):
         """GS: the categorical KL of softmax(log_pi) to uniform, exact for the decoded one-hot samples (Gumbel-max)."""
@@ -195,16 +192,16 @@ class GSLatent(DiscreteLatent):
         return [tf.zeros((batch_n, self.n, 1, self.v))]
 
     def psi_jacobians(self, params, noise, draw):
-        return [dist.softmax_jacobian(draw['psi'], self.temp)]
+        return [softmax_jacobian(draw['psi'], self.temp)]
 
 
 class IGRLatent(DiscreteLatent):
     """IGR-I: kappa = mu + sigma eps, psi = softmax++(h(kappa) / tau) with h the identity; K = n + 1.
 
     The KL is that of the Gaussians (closed form, or sampled at kappa when `closed_form_kl` is False).
-    Subclasses change `transform` (h) and, where needed, the truncation mask.
+    The family (`FAMILIES`) gives h and, for IGR-SB, the truncation mask.
     """
-    param_names = ('mu', 'xi')
+    family = FAMILIES['IGR_I']
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -217,14 +214,13 @@ class IGRLatent(DiscreteLatent):
         self.mu0, self.xi0 = tf.constant(mu0), tf.constant(xi0)
         self._mc_frequencies = tf.function(self._frequencies, jit_compile=self.xla_frequencies, autograph=False)
 
-    categories = property(lambda self: self.n + 1)
-
     # The Monte Carlo frequencies are a pure function of their inputs over (b, K, M, v) draws (M = 100), which XLA
     # fuses: compiled whatever the jit_compile setting (IGR-Planar's evaluation 2.6 -> 1.6 s per 10,000 images).
     xla_frequencies = True
 
     def transform(self, kappa):
-        return kappa
+        """The family's map ``lam = h(kappa)``."""
+        return self.family.transform(kappa, self.flow)
 
     def transform_jacobian(self, kappa, lam):
         """``d h / d kappa`` (b, n, n, S, v), or None for the identity."""
@@ -232,47 +228,20 @@ class IGRLatent(DiscreteLatent):
 
     def kappa_jacobian(self, draw):
         """``d psi / d kappa`` (b, K, n, S, v): the softmax++ Jacobian times that of the transform."""
-        return dist.softmax_pp_jacobian(draw['psi'], self.temp, self.transform_jacobian(draw['kappa'], draw['lam']))
+        return softmax_pp_jacobian(draw['psi'], self.temp, self.transform_jacobian(draw['kappa'], draw['lam']))
 
     def psi_jacobians(self, params, noise, draw):
         # kappa_j = mu_j + exp(xi_j) eps_j: d psi / d mu_j = d psi / d kappa_j, d psi / d xi_j = that * exp(xi_j) eps_j
         d_kappa = self.kappa_jacobian(draw)
         return [d_kappa, d_kappa * (tf.exp(params[1]) * noise)[:, None]]
 
-    def truncation(self, lam):
-        """(mask (1, n, 1, 1) or None, n_required int32 scalar, threshold met bool scalar)."""
-        return None, tf.constant(self.n, tf.int32), tf.constant(True)
-
-    def noise(self, rng, batch_n, sample_size):
-        return dist.generator_normal(rng, (batch_n, self.n, sample_size, self.v))
-
-    def relaxed(self, params, noise, mask=None):
-        mu, xi = params
-        kappa = mu + tf.exp(xi) * noise
-        lam = self.transform(kappa)
-        met = tf.constant(True)
-        if mask is None:
-            mask, n_required, met = self.truncation(lam)
-        else:
-            n_required = tf.cast(tf.reduce_sum(mask), tf.int32)
-        psi = dist.igr_psi(lam, self.temp) if mask is None else dist.igr_psi(lam, self.temp, mask=mask)
-        return {'psi': psi, 'kappa': kappa, 'lam': lam, 'mask': mask, 'n_required': n_required,
-                'threshold_met': met}
-
     def _masked_sum(self, values, mask):
         """Sum over axis 1 of (b, n, S, v) values, only the kept dimensions."""
         return tf.reduce_sum(values if mask is None else values * mask, axis=1)
 
-    def hard(self, params, noise, draw):
-        lam = draw['lam']
-        if draw['mask'] is not None:
-            lam = tf.where(draw['mask'] > 0., lam, tf.fill(tf.shape(lam), -np.inf))
-        zeros = tf.zeros_like(lam[:, :1])
-        return _one_hot_argmax(tf.concat([lam, zeros], axis=1))
-
     def closed_form_kl(self, params, draw):
         mu, xi = params
-        return self._masked_sum(dist.gaussian_kl(mu, xi, self.mu0, self.xi0), draw['mask'])[:, 0, :]
+        return self._masked_sum(gaussian_kl(mu, xi, self.mu0, self.xi0), draw['mask'])[:, 0, :]
 
     def log_ratio(self, params, draw):
         mu, xi = params
@@ -337,7 +306,7 @@ class IGRLatent(DiscreteLatent):
         """Plug-in KL of the Monte Carlo frequencies, with the Miller-Madow correction: the plug-in entropy of
         M draws is low by (m - 1) / (2M) on average (m = categories seen), so that much is taken off the KL."""
         log_q = self.log_probs(params, draw, mc_noise)
-        plug_in = dist.categorical_kl(log_q, self.prior_log_probs(draw, mc_noise))[:, 0]
+        plug_in = categorical_kl(log_q, self.prior_log_probs(draw, mc_noise))[:, 0]
         seen = tf.reduce_sum(tf.cast(log_q > _safe_log(0.), log_q.dtype), axis=1)[:, 0]
         return plug_in - (seen - 1.) / (2. * DISCRETE_MC_SAMPLES)
 
@@ -352,15 +321,14 @@ class IGRILatent(IGRLatent):
     """IGR-I with exact zero-temperature category probabilities (Gauss quadrature, `compute_igr_probs`), unless
     `exact_probs` is False (then Monte Carlo frequencies as for the other IGR families; about as fast)."""
 
-    def __init__(self, *args, exact_probs=True, **kwargs):
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.exact_probs = bool(exact_probs)
         if self.exact_probs:
             with tf.init_scope():  # a constant, computed once
-                self._prior_log_probs = tf.constant(_safe_log(dist.compute_igr_probs(self.mu0, tf.exp(self.xi0))))
+                self._prior_log_probs = tf.constant(_safe_log(compute_igr_probs(self.mu0, tf.exp(self.xi0))))
         # The quadrature is a pure function and the costliest part of an evaluation; XLA runs it about twice as
         # fast on a CPU (same numbers up to float rounding), so it is compiled whatever the jit_compile setting.
-        self._compute_probs = tf.function(dist.compute_igr_probs, jit_compile=True, autograph=False)
+        self._compute_probs = tf.function(compute_igr_probs, jit_compile=True, autograph=False)
 
     def mc_noise(self, rng, batch_n):
         return None if self.exact_probs else super().mc_noise(rng, batch_n)
@@ -389,20 +357,18 @@ class IGRILatent(IGRLatent):
         return tf.math.log(probs / tf.reduce_sum(probs, axis=1, keepdims=True))
 
     def exact_prior_log_probs(self, mask):
-        return _normalized_log_probs(dist.compute_igr_log_probs(tf.cast(self.mu0, tf.float64),
-                                                                tf.exp(tf.cast(self.xi0, tf.float64))),
+        return _normalized_log_probs(compute_igr_log_probs(tf.cast(self.mu0, tf.float64),
+                                                           tf.exp(tf.cast(self.xi0, tf.float64))),
                                      self.mu0.dtype)
 
 
 class IGRPlanarLatent(IGRLatent):
     """IGR-Planar: h = two planar-flow layers on the category axis (parameters owned by the network)."""
+    family = FAMILIES['IGR_Planar']
 
     def make_flow(self):
-        self.flow = dist.PlanarFlow(self.n, self.v)
+        self.flow = PlanarFlow(self.n, self.v)
         return self.flow
-
-    def transform(self, kappa):
-        return self.flow(kappa)
 
     def transform_jacobian(self, kappa, lam):
         return self.flow.jacobian(kappa)
@@ -410,11 +376,8 @@ class IGRPlanarLatent(IGRLatent):
 
 class IGRSBFiniteLatent(IGRLatent):
     """IGR-SB-Finite: h = stick-breaking of sigmoid(kappa), a fixed number of categories."""
-
+    family = FAMILIES['IGR_SB_Finite']
     xla_frequencies = False  # the running argmax below is 2.8x slower under XLA's CPU code than in graph mode
-
-    def transform(self, kappa):
-        return dist.igr_sb_lam(kappa)
 
     def _frequencies(self, params, noise, mask, axis=2):
         state_shape = tf.concat([tf.shape(noise)[:1], tf.shape(noise)[2:]], 0)
@@ -453,7 +416,7 @@ class IGRSBFiniteLatent(IGRLatent):
 
     def _drawn_frequencies(self, params, mask, rng, draws, axis):
         noise_shape = (int(params[0].shape[0]), draws, self.v)
-        return self._running_argmax_frequencies(params, mask, lambda k: dist.generator_normal(rng, noise_shape),
+        return self._running_argmax_frequencies(params, mask, lambda k: generator_normal(rng, noise_shape),
                                                 noise_shape, axis)
 
     def log_probs(self, params, draw, mc_noise=None):
@@ -466,7 +429,7 @@ class IGRSBFiniteLatent(IGRLatent):
     def kappa_jacobian(self, draw):
         # the stick-breaking structure gives each entry from O(n) sums (`igr_sb_psi_jacobian`), instead of the
         # product of the softmax++ and stick-breaking (`igr_sb_lam_jacobian`) Jacobians: 4.7x faster at 50 categories
-        return dist.igr_sb_psi_jacobian(draw['psi'], draw['kappa'], draw['lam'], self.temp)
+        return igr_sb_psi_jacobian(draw['psi'], draw['kappa'], draw['lam'], self.temp)
 
 
 class IGRSBLatent(IGRSBFiniteLatent):
@@ -475,18 +438,13 @@ class IGRSBLatent(IGRSBFiniteLatent):
     Shapes never change: dimensions past `n_required` are masked (they get no mass, no KL), so the decoder sees the
     sample zero-padded to the allocated maximum.
     """
-    truncates = True
-
-    def truncation(self, lam):
-        n_required, met = dist.compute_n_required(lam, self.threshold, self.truncation_option)
-        return dist.truncation_mask(n_required, self.n, lam.dtype), tf.cast(n_required, tf.int32), met
+    family = FAMILIES['IGR_SB']
 
     def fixed_mask(self, categories):
         if not 2 <= int(categories) <= self.categories:
             raise ValueError(f'bad categories {categories!r}: IGR-SB keeps between 2 and {self.categories}')
-        return dist.truncation_mask(int(categories) - 1, self.n)
+        return truncation_mask(int(categories) - 1, self.n)
 
 
-LATENTS = {'GS': GSLatent, 'IGR_I': IGRILatent, 'IGR_Planar': IGRPlanarLatent,
-           'IGR_SB_Finite': IGRSBFiniteLatent, 'IGR_SB': IGRSBLatent}
-"""Discrete family -> latent class (the only place a family's behaviour is chosen)."""
+LATENTS = {cls.family.name: cls for cls in (GSLatent, IGRILatent, IGRPlanarLatent, IGRSBFiniteLatent, IGRSBLatent)}
+"""Discrete family (`Utils.relaxed.families.FAMILIES`) -> its VAE latent class."""

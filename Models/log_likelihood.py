@@ -41,6 +41,7 @@ import numpy as np
 import tensorflow as tf
 
 from Models.latents import DISCRETE_MC_SAMPLES
+from Utils.relaxed.noise import generator_gumbel
 
 PRIOR_LL_SAMPLES = 1_000_000
 """Prior draws per variable behind the Monte Carlo prior probabilities of TeLLD (v times more when pooled)."""
@@ -142,10 +143,8 @@ class LogLikelihood:
             draw = latent.relaxed(params_d, noise_d, mask=self.mask)
             w_relaxed = (vae.log_px_samples(x, z_c, draw['psi'])
                          + tf.reduce_sum(latent.log_ratio(params_d, draw), axis=-1) + w_cont)
-            uniform = rng.uniform((batch_n, latent.categories, chunk, latent.v), minval=np.finfo(np.float32).tiny,
-                                  maxval=1.)
-            gumbel = -tf.math.log(-tf.math.log(uniform))
-            one_hot = tf.one_hot(tf.argmax(log_r + gumbel, axis=1), latent.categories, axis=1)
+            gumbel = generator_gumbel(rng, (batch_n, latent.categories, chunk, latent.v))
+            one_hot = tf.one_hot(tf.argmax(log_r + gumbel, axis=1), latent.categories, axis=1)     # Gumbel-max
             log_ratio = tf.where(one_hot > 0., log_prior - log_r, tf.zeros_like(one_hot))  # (b, K, chunk, v)
             w_discrete = (vae.log_px_samples(x, z_c, one_hot)
                           + tf.reduce_sum(log_ratio, axis=(1, 3)) + w_cont)

@@ -11,6 +11,7 @@ from pathlib import Path
 from Utils import experiment as ex
 from Utils.load_data import ARCHITECTURES, DATASETS, LIKELIHOODS
 from Utils.paths import prior_file_name
+from Utils.relaxed.families import FAMILIES
 
 LEARNED_PRIOR = 'learned'
 PRIOR_NAMES = ('original_logistic', 'standard_normal', LEARNED_PRIOR)
@@ -166,9 +167,9 @@ def _check_values(h):
     if h['model_type'] in MIXTURE_TYPES:
         _check_mixture(h)
         return
-    family = MODEL_TYPES[h['model_type']][0]
-    if family == 'GS' and h['n_required'] < 2:
-        raise ex.HyperError(f'bad n_required {h["n_required"]!r}: GS needs at least 2 categories')
+    family = FAMILIES[MODEL_TYPES[h['model_type']][0]]
+    if family.categories(h['n_required']) < 2:
+        raise ex.HyperError(f'bad n_required {h["n_required"]!r}: {family.name} needs at least 2 categories')
 
 
 def _check_mixture(h):
@@ -219,9 +220,9 @@ def complete_hyper(hyper):
 
 def _complete_relaxed(h):
     """The relaxed-categorical VAEs (MODEL_TYPES): parameters, Gaussian latents, categories and prior file."""
-    family, mixed = MODEL_TYPES[h['model_type']]
-    is_gs = family == 'GS'
-    h['num_of_discrete_param'] = 1 if is_gs else 2
+    name, mixed = MODEL_TYPES[h['model_type']]
+    family = FAMILIES[name]
+    h['num_of_discrete_param'] = len(family.param_names)
     if mixed:
         if h['latent_norm_n'] < 1:
             raise ex.HyperError(f'model_type {h["model_type"]!r} has Gaussian latents: latent_norm_n must be >= 1, '
@@ -229,13 +230,13 @@ def _complete_relaxed(h):
         h['num_of_norm_param'], h['num_of_norm_var'] = 2, max(1, int(h['num_of_norm_var']))
     else:
         h['num_of_norm_param'] = h['num_of_norm_var'] = h['latent_norm_n'] = 0
-    h['latent_discrete_n'] = int(h['n_required']) + (0 if is_gs else 1)
-    if is_gs:
+    h['latent_discrete_n'] = family.categories(h['n_required'])
+    if not family.gaussian:
         h['prior_file'] = None
     else:
-        prior = DEFAULT_PRIORS[family, mixed] if h['prior_file'] is None else str(h['prior_file'])
+        prior = DEFAULT_PRIORS[name, mixed] if h['prior_file'] is None else str(h['prior_file'])
         if prior == LEARNED_PRIOR:
-            prior = prior_file_name(h['latent_discrete_n'], 'IGR_I' if family == 'IGR_Planar' else family)
+            prior = prior_file_name(h['latent_discrete_n'], family.prior_family)
         h['prior_file'] = prior
     return h
 

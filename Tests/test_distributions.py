@@ -9,6 +9,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 import Utils.Distributions as D
+from Tests.reference import dist_type_from_model_type, stick_break_iterative
 
 tfd, tfb = tfp.distributions, tfp.bijectors
 
@@ -167,7 +168,7 @@ def test_gumbel_noise_is_finite():
 def test_stick_break_matches_iterative_reference():
     z = tf.constant(_rng(10).normal(0.0, 3.0, size=(4, 12, 3, 2)))
     eta = tf.sigmoid(z)
-    ref = D.stick_break_iterative(eta).numpy()
+    ref = stick_break_iterative(eta).numpy()
     np.testing.assert_allclose(D.stick_break(eta).numpy(), ref, rtol=1e-12, atol=1e-300)
     np.testing.assert_allclose(D.igr_sb_lam(z).numpy(), ref, rtol=1e-10, atol=1e-300)
     total = ref.sum(axis=1)
@@ -344,8 +345,8 @@ def test_unknown_sampler_lists_choices():
     with pytest.raises(ValueError, match="IGR_I.*IGR_Planar.*IGR_SB"):
         D.get_sampler_class('IGR_X')
     assert set(D.SAMPLERS) == {'GS', 'IGR_I', 'IGR_Planar', 'IGR_SB', 'IGR_SB_Finite'}
-    assert D.dist_type_from_model_type('IGR_SB_Finite_Dis') == 'IGR_SB_Finite'
-    assert D.dist_type_from_model_type('GS') == 'GS'
+    assert dist_type_from_model_type('IGR_SB_Finite_Dis') == 'IGR_SB_Finite'
+    assert dist_type_from_model_type('GS') == 'GS'
     with pytest.raises(ValueError):
         D.generate_sample(1, [tf.zeros((1, 3, 1, 1))], 'Gumbel', 0.5)
 

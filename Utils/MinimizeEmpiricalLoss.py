@@ -6,61 +6,46 @@ The sampler's induced category distribution is summarised by the Monte Carlo mea
     KL(q || p) = sum_k q_k (log q_k - log p_k)        (loss_type='kl', p floored at 1e-10)
     or  sum_k (q_k - p_k)^2                           (loss_type='mse').
 
-Supported samplers (`Utils/Distributions.py`): GS (parameters log_pi, K categories), IGR_I, IGR_Planar,
-IGR_SB_Finite and IGR_SB (parameters mu, xi with K-1 Gaussian dims; IGR_SB truncates the stick at the first piece
-where the cumulative mass passes `threshold`, and the number of pieces kept, `n_required`, is recorded each step).
-The step is a compiled `tf.function` with static shapes; the noise comes from a seeded `tf.random.Generator`.
+Supported samplers: the families of `Utils.relaxed.families` (GS with parameters log_pi and K categories; IGR_I,
+IGR_Planar, IGR_SB_Finite and IGR_SB with parameters mu, xi and K-1 Gaussian dims; IGR_SB truncates the stick at the
+first piece where the cumulative mass passes `threshold`, and the number of pieces kept, `n_required`, is recorded
+each step). The step is a compiled `tf.function` with static shapes; the noise comes from a seeded
+`tf.random.Generator`.
 """
 import time
 
 import numpy as np
 import tensorflow as tf
 
-from Utils import Distributions as dist
-from Utils.general import check_model_type, kl_divergence, n_params_for
+from Utils.general import kl_divergence
+from Utils.relaxed.families import get_family
+from Utils.relaxed.internal import check_temperature
 
 LOSS_TYPES = ('kl', 'mse')
 TRUNCATION_OPTIONS = ('quantile', 'max')
 
 
 def draw_noise(generator, model_type, shape, dtype=tf.float32):
-    """Standard noise for one batch of draws: Gumbel for GS, standard normal for IGR. shape (1, n, S, 1)."""
-    if model_type == 'GS':
-        tiny = np.finfo(dtype.as_numpy_dtype).tiny
-        u = generator.uniform(shape, minval=tiny, maxval=1., dtype=dtype)
-        return -tf.math.log(-tf.math.log(u))
-    return generator.normal(shape, dtype=dtype)
+    """Standard noise for one batch of draws: Gumbel for GS, standard normal for IGR (``generator.normal``, not the
+    VAEs' Box-Muller: the fits' stream). shape (1, n, S, 1)."""
+    return get_family(model_type).noise(generator, shape, dtype, box_muller=False)
 
 
 def psi_from_noise(model_type, params, noise, temp, threshold=0.9, truncation_option='quantile',
                    planar_flow=None):
-    """Simplex samples of a sampler given its standard noise.
+    """Simplex samples of a sampler given its standard noise (`Utils.relaxed.families.Family.relaxed`).
 
     params: dict of tensors shaped (1, n, 1, 1): {'log_pi'} for GS, {'mu', 'xi'} for IGR.
     noise: (1, n, S, 1) Gumbel (GS) or standard normal (IGR).
     Returns (psi, n_required): psi (1, K, S, 1) with K = n for GS and n + 1 for IGR (for IGR_SB the dropped
     pieces are exactly 0 and the softmax++ category stays last); n_required an int32 scalar (the pieces kept by
-    the IGR_SB truncation, `Utils.Distributions.compute_n_required`; n otherwise).
+    the IGR_SB truncation, `Utils.relaxed.stick_breaking.compute_n_required`; n otherwise).
     """
-    n = noise.shape[1]
-    if model_type == 'GS':
-        psi = tf.exp(dist.gs_log_psi(params['log_pi'], noise, temp))
-        return psi, tf.constant(n, tf.int32)
-    z = params['mu'] + tf.exp(params['xi']) * noise
-    if model_type == 'IGR_I':
-        return dist.igr_psi(z, temp), tf.constant(n, tf.int32)
-    if model_type == 'IGR_Planar':
-        if planar_flow is None:
-            raise ValueError('IGR_Planar needs a planar_flow (Utils.Distributions.PlanarFlow)')
-        return dist.igr_psi(planar_flow(z), temp), tf.constant(n, tf.int32)
-    lam = dist.igr_sb_lam(z)
-    if model_type == 'IGR_SB_Finite':
-        return dist.igr_psi(lam, temp), tf.constant(n, tf.int32)
-    if model_type == 'IGR_SB':
-        n_required, _ = dist.compute_n_required(lam, threshold, truncation_option)
-        mask = dist.truncation_mask(n_required, n, lam.dtype)
-        return dist.igr_psi(lam, temp, mask=mask), tf.cast(n_required, tf.int32)
-    check_model_type(model_type)
+    family = get_family(model_type)
+    draw = family.relaxed([params[name] for name in family.param_names], noise, temp, flow=planar_flow,
+                          threshold=threshold, truncation_option=truncation_option)
+    n_required = draw.get('n_required')    # GS keeps its n categories
+    return draw['psi'], tf.constant(noise.shape[1], tf.int32) if n_required is None else n_required
 
 
 def empirical_loss(q, p, loss_type='kl'):
@@ -97,7 +82,7 @@ class MinimizeEmpiricalLoss:
     def __init__(self, target_pmf, model_type, params, temp, sample_size=1000, learning_rate=1e-2,
                  max_iterations=200, tolerance=None, loss_type='kl', threshold=0.9, truncation_option='quantile',
                  planar_flow=None, seed=0, print_every=0):
-        check_model_type(model_type)
+        family = get_family(model_type)
         if loss_type not in LOSS_TYPES:
             raise ValueError(f'Unknown loss_type {loss_type!r}; valid choices are {list(LOSS_TYPES)}')
         if truncation_option not in TRUNCATION_OPTIONS:
@@ -107,7 +92,7 @@ class MinimizeEmpiricalLoss:
         if len(temps) != 2:
             raise ValueError(f'temp must be a number or a (start, end) pair, got {temp!r}')
         for t in temps:
-            dist.check_temperature(t)
+            check_temperature(t)
         self.temp_schedule = np.geomspace(temps[0], temps[1], max(int(max_iterations), 1)).astype(np.float32)
         self.temp_var = tf.Variable(float(temps[0]), trainable=False, name='temp')
         self.model_type, self.loss_type = model_type, loss_type
@@ -118,19 +103,19 @@ class MinimizeEmpiricalLoss:
         if target.ndim != 1 or np.any(target < 0) or not np.isclose(target.sum(), 1., atol=1e-4):
             raise ValueError(f'target_pmf must be a 1-D array of probabilities summing to 1, got {target_pmf!r}')
         self.target = tf.constant(target.astype(np.float32))
-        names = ('log_pi',) if model_type == 'GS' else ('mu', 'xi')
+        names = family.param_names
         if set(params) != set(names):
             raise ValueError(f'{model_type} needs parameters {list(names)}, got {sorted(params)}')
         self.n = int(np.shape(params[names[0]])[1])
-        expected_k = self.n if model_type == 'GS' else self.n + 1
+        expected_k = family.categories(self.n)
         if self.target.shape[0] != expected_k:
             raise ValueError(f'target_pmf has {self.target.shape[0]} categories but {model_type} with '
                              f'{self.n} parameters per variable gives {expected_k}')
         self.variables = {k: tf.Variable(np.asarray(params[k], dtype=np.float32), name=k) for k in names}
         self.planar_flow = planar_flow
-        if model_type == 'IGR_Planar':
+        if family.has_flow:
             if planar_flow is None:
-                raise ValueError('IGR_Planar needs a planar_flow (Utils.Distributions.PlanarFlow)')
+                raise ValueError(f'{model_type} needs a planar_flow (Utils.relaxed.planar.PlanarFlow)')
             planar_flow(tf.zeros((1, self.n, 1, 1)))  # build
         self.generator = tf.random.Generator.from_seed(seed)
         self.optimizer = tf.keras.optimizers.Adam(learning_rate=learning_rate)
@@ -145,7 +130,7 @@ class MinimizeEmpiricalLoss:
 
     @temp.setter
     def temp(self, value):
-        dist.check_temperature(value)
+        check_temperature(value)
         self.temp_var.assign(float(value))
 
     @property

@@ -17,18 +17,19 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from Utils.paths import prior_file_name  # noqa: F401  (re-exported)
+from Utils.relaxed.families import FAMILIES, get_family
+from Utils.results_io import markdown_lines
 
 tfd = tfp.distributions
 
-MODEL_TYPES = ('GS', 'IGR_I', 'IGR_Planar', 'IGR_SB', 'IGR_SB_Finite')
+MODEL_TYPES = tuple(FAMILIES)
 TARGETS = ('ten_categories', 'uniform', 'binomial', 'poisson', 'negative_binomial')
 TEN_CATEGORY_WEIGHTS = (10., 1., 5., 1., 10., 10., 1., 6., 1., 1.)
 
 
 def check_model_type(model_type):
     """Raise a ValueError naming the bad `model_type` and the valid choices."""
-    if model_type not in MODEL_TYPES:
-        raise ValueError(f'Unknown model_type {model_type!r}; valid choices are {list(MODEL_TYPES)}')
+    get_family(model_type)
 
 
 def target_distribution(name, **kwargs):
@@ -109,8 +110,7 @@ def proximity_stats(distances, axis=0):
 
 def n_params_for(model_type, n_categories):
     """Number of parameters per variable: K logits for GS, K-1 Gaussian dims for IGR (softmax++ adds one)."""
-    check_model_type(model_type)
-    return n_categories if model_type == 'GS' else n_categories - 1
+    return get_family(model_type).params_n(n_categories)
 
 
 def initial_params(model_type, n_categories, seed=0, mu_scale=0.1, xi_init=0.):
@@ -118,12 +118,13 @@ def initial_params(model_type, n_categories, seed=0, mu_scale=0.1, xi_init=0.):
 
     GS: {'log_pi': small normal noise}; IGR: {'mu': small normal noise, 'xi': xi_init} (sigma = exp(xi)).
     """
-    n = n_params_for(model_type, n_categories)
-    rng = np.random.default_rng(seed)
-    if model_type == 'GS':
-        return {'log_pi': (mu_scale * rng.standard_normal((1, n, 1, 1))).astype(np.float32)}
-    return {'mu': (mu_scale * rng.standard_normal((1, n, 1, 1))).astype(np.float32),
-            'xi': np.full((1, n, 1, 1), xi_init, dtype=np.float32)}
+    family = get_family(model_type)
+    n = family.params_n(n_categories)
+    location = (mu_scale * np.random.default_rng(seed).standard_normal((1, n, 1, 1))).astype(np.float32)
+    params = {family.param_names[0]: location}
+    if family.gaussian:
+        params['xi'] = np.full((1, n, 1, 1), xi_init, dtype=np.float32)
+    return params
 
 
 def save_prior(path, mu, xi):
@@ -205,8 +206,7 @@ def find_prior_file(name):
 
 
 def markdown_table(frame, floatfmt='{:.3f}'):
-    """A pandas DataFrame as a GitHub markdown table (no extra dependency)."""
+    """A pandas DataFrame as a GitHub markdown table (no extra dependency), floats formatted with `floatfmt`."""
     cells = [[floatfmt.format(v) if isinstance(v, (float, np.floating)) else str(v) for v in row]
              for row in frame.itertuples(index=False)]
-    lines = ['| ' + ' | '.join(map(str, frame.columns)) + ' |', '|' + '---|' * len(frame.columns)]
-    return '\n'.join(lines + ['| ' + ' | '.join(row) + ' |' for row in cells]) + '\n'
+    return markdown_lines(frame.columns, cells)

@@ -8,11 +8,11 @@ samples their K categories on the last axis, everything before it is batch. Each
 
 with ``h`` the identity (IGR-I), a stack of planar flows (IGR-Planar) or ``stick-breaking(sigmoid(z))``
 (IGR-SB); `IGRBernoulli` is ``sigmoid(z / temperature)`` with event shape []. The maths is the project's
-(`Utils.Distributions`: `softmax_pp`, `log_softmax_pp`, `planar_forward`, `planar_inverse`,
-`stick_break_from_logits`, `compute_igr_probs`, `gaussian_kl`), wrapped in TFP bijectors.
+(`Utils.relaxed`: `softmax_pp`, `log_softmax_pp`, `planar_forward`, `planar_inverse`, `stick_break_from_logits`,
+`compute_igr_probs`, `gaussian_kl`), wrapped in TFP bijectors.
 
 Densities (`log_prob`) are with respect to Lebesgue measure on the first K-1 coordinates of the simplex, the
-convention of `Utils.Distributions.igr_i_log_prob` and of the Concrete density: for IGR-I
+convention of `Utils.relaxed.densities.igr_i_log_prob` and of the Concrete density: for IGR-I
 ``log q(psi) = sum_k log N(z_k; loc_k, scale_k) + n log tau - sum_{k=1}^{K} log psi_k`` with
 ``z = tau (log psi_{1:n} - log psi_K + log delta)``. TFP's ``tfb.SoftmaxCentered`` measures volume on the simplex
 itself, which adds ``0.5 log K`` to its log-determinant: `IGR(delta=1).log_prob = TransformedDistribution(
@@ -30,7 +30,11 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 from tensorflow_probability.python.internal import dtype_util, parameter_properties, tensor_util
 
-from Utils import Distributions as dist
+from Utils.relaxed.densities import gaussian_kl
+from Utils.relaxed.planar import planar_forward, planar_inverse
+from Utils.relaxed.quadrature import compute_igr_log_probs, compute_igr_probs
+from Utils.relaxed.softmax_pp import log_softmax_pp, softmax_pp, straight_through, vertex_one_hot
+from Utils.relaxed.stick_breaking import compute_n_required, log_stick_break_from_logits, stick_break_from_logits
 
 tfb, tfd = tfp.bijectors, tfp.distributions
 
@@ -44,11 +48,6 @@ def _on_last_axis(fn, x, extra=0):
     rows = tf.reshape(x, [-1, n])
     out = fn(rows)
     return tf.reshape(out, tf.concat([tf.shape(x)[:-1], [n + extra]], axis=0))
-
-
-def straight_through(hard, relaxed):
-    """``hard`` in the forward pass, the gradient of ``relaxed`` in the backward pass."""
-    return hard + (relaxed - tf.stop_gradient(relaxed))      # x - x is exactly 0: the value is `hard`
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -77,14 +76,14 @@ class SoftmaxPlusPlus(tfb.Bijector):
     delta = property(lambda self: self._delta)
 
     def _forward(self, x):
-        return _on_last_axis(lambda rows: dist.softmax_pp(rows, self._delta), x, extra=1)
+        return _on_last_axis(lambda rows: softmax_pp(rows, self._delta), x, extra=1)
 
     def _inverse(self, y):
         log_y = tf.math.log(y)
         return log_y[..., :-1] - log_y[..., -1:] + tf.cast(np.log(self._delta), y.dtype)
 
     def _forward_log_det_jacobian(self, x):
-        return tf.reduce_sum(_on_last_axis(lambda rows: dist.log_softmax_pp(rows, self._delta), x, extra=1), -1)
+        return tf.reduce_sum(_on_last_axis(lambda rows: log_softmax_pp(rows, self._delta), x, extra=1), -1)
 
     def _forward_event_shape(self, input_shape):
         return input_shape[:-1].concatenate([None if input_shape[-1] is None else input_shape[-1] + 1])
@@ -101,7 +100,7 @@ class SoftmaxPlusPlus(tfb.Bijector):
 
 class PlanarFlowBijector(tfb.Bijector):
     """A stack of L planar flows on the last axis, layer i: ``f(z) = z + u_hat_i tanh(w_i.z + b_i)``
-    (`Utils.Distributions.planar_forward`).
+    (`Utils.relaxed.planar.planar_forward`).
 
     w, u: [..., L, n]; b: [..., L] (read when used, so tf.Variables get their gradients). Invertible because
     ``w.u_hat = -1 + softplus(w.u) > -1``; the inverse solves one scalar equation per layer (`planar_inverse`).
@@ -133,7 +132,7 @@ class PlanarFlowBijector(tfb.Bijector):
     def _forward_and_log_det(self, x):
         log_det = 0.
         for i in range(self._layers):
-            x, layer_log_det = dist.planar_forward(x, *self._layer(i, x.dtype), axis=-1)
+            x, layer_log_det = planar_forward(x, *self._layer(i, x.dtype), axis=-1)
             log_det += layer_log_det
         return x, log_det
 
@@ -145,7 +144,7 @@ class PlanarFlowBijector(tfb.Bijector):
 
     def _inverse(self, y):
         for i in reversed(range(self._layers)):
-            y = dist.planar_inverse(y, *self._layer(i, y.dtype), axis=-1)
+            y = planar_inverse(y, *self._layer(i, y.dtype), axis=-1)
         return y
 
 
@@ -165,13 +164,10 @@ class SigmoidStickBreaking(tfb.Bijector):
         return dict()
 
     def _forward(self, x):
-        return _on_last_axis(dist.stick_break_from_logits, x)
-
-    def _log_pieces(self, x):
-        return -tf.nn.softplus(-x) + tf.math.cumsum(-tf.nn.softplus(x), axis=-1, exclusive=True)
+        return _on_last_axis(stick_break_from_logits, x)
 
     def _forward_log_det_jacobian(self, x):
-        return tf.reduce_sum(self._log_pieces(x) - tf.nn.softplus(x), axis=-1)
+        return tf.reduce_sum(log_stick_break_from_logits(x, axis=-1) - tf.nn.softplus(x), axis=-1)
 
     def _inverse(self, y):
         rest = 1. - tf.math.cumsum(y, axis=-1, exclusive=True)
@@ -254,7 +250,7 @@ class _IGRBase(tfd.TransformedDistribution):
     def hard_sample(self, sample_shape=(), seed=None):
         """Zero-temperature samples: one-hot of ``argmax(h(z)_1, .., h(z)_n, 0)``, an exact draw of the categorical
         the relaxation tends to as the temperature goes to 0 (`categorical_probs`)."""
-        return _one_hot_vertex(self.transform(self._gaussian_sample(sample_shape, seed)))
+        return vertex_one_hot(self.transform(self._gaussian_sample(sample_shape, seed)), axis=-1)
 
     def straight_through_sample(self, sample_shape=(), seed=None):
         """One-hot zero-temperature samples in the forward pass, the relaxed sample's gradient in the backward pass
@@ -262,7 +258,7 @@ class _IGRBase(tfd.TransformedDistribution):
         z = self._gaussian_sample(sample_shape, seed)
         lam = self.transform(z)
         relaxed = self.bijector.bijectors[0].forward(lam / self._temperature)
-        return straight_through(_one_hot_vertex(lam), relaxed)
+        return straight_through(vertex_one_hot(lam, axis=-1), relaxed)
 
     def categorical_probs(self, num_samples=10000, seed=None):
         """Probabilities [..., K] of the zero-temperature categories: frequencies of `num_samples` hard samples,
@@ -275,11 +271,6 @@ class _IGRBase(tfd.TransformedDistribution):
 
     def _default_event_space_bijector(self):
         return None
-
-
-def _one_hot_vertex(lam):
-    zeros = tf.zeros_like(lam[..., :1])
-    return tf.one_hot(tf.argmax(tf.concat([lam, zeros], -1), axis=-1), tf.shape(lam)[-1] + 1, dtype=lam.dtype)
 
 
 class IGR(_IGRBase):
@@ -304,7 +295,7 @@ class IGR(_IGRBase):
         """Exact zero-temperature category probabilities [..., K] (Gauss quadrature, `compute_igr_probs`; accurate
         to ~1e-6 in float32, ~1e-7 in float64; independent of delta)."""
         loc, scale = tf.broadcast_to(self._loc, self._shape()), tf.broadcast_to(self._scale, self._shape())
-        probs = dist.compute_igr_probs(tf.reshape(loc, [-1, tf.shape(loc)[-1], 1]),
+        probs = compute_igr_probs(tf.reshape(loc, [-1, tf.shape(loc)[-1], 1]),
                                        tf.reshape(scale, [-1, tf.shape(loc)[-1], 1]))
         return tf.reshape(probs, tf.concat([tf.shape(loc)[:-1], [-1]], 0))
 
@@ -312,7 +303,7 @@ class IGR(_IGRBase):
         """Finite logarithms of the exact probabilities (computed in float64, `compute_igr_log_probs`)."""
         loc, scale = tf.broadcast_to(self._loc, self._shape()), tf.broadcast_to(self._scale, self._shape())
         n = tf.shape(loc)[-1]
-        log_probs = dist.compute_igr_log_probs(tf.reshape(loc, [-1, n, 1]), tf.reshape(scale, [-1, n, 1]))
+        log_probs = compute_igr_log_probs(tf.reshape(loc, [-1, n, 1]), tf.reshape(scale, [-1, n, 1]))
         return tf.reshape(log_probs, tf.concat([tf.shape(loc)[:-1], [-1]], 0))
 
     def _shape(self):
@@ -325,7 +316,7 @@ class IGRPlanar(_IGRBase):
     Args:
         loc, scale, temperature, delta: as `IGR`.
         flow_w, flow_u: [..., L, K-1] and flow_b: [..., L], the L layers' parameters (e.g. tf.Variables of a Keras
-            layer; `planar_params_from_layer` reads the project's `Utils.Distributions.PlanarFlow`).
+            layer; `planar_params_from_layer` reads the project's `Utils.relaxed.planar.PlanarFlow`).
     """
 
     def __init__(self, loc, scale, temperature, flow_w, flow_u, flow_b, delta=1., validate_args=False,
@@ -371,12 +362,12 @@ class IGRStickBreaking(_IGRBase):
 
 def stick_breaking_pieces_needed(lam, threshold=0.99, truncation_option='quantile'):
     """How many leading stick pieces a batch of stick-breaking draws ``lam`` [..., n] needs so that their sum passes
-    `threshold` (`Utils.Distributions.compute_n_required`: the 70th percentile over draws for 'quantile', the maximum
+    `threshold` (`Utils.relaxed.stick_breaking.compute_n_required`: the 70th percentile over draws for 'quantile', the maximum
     for 'max'). Returns ``(pieces int32, threshold_met bool)``; pieces <= n, and threshold_met is False when n
     pieces were not enough (allocate more)."""
     n = tf.shape(lam)[-1]
     rows = tf.reshape(lam, [-1, n])
-    return dist.compute_n_required(tf.transpose(rows)[None, :, :, None], threshold, truncation_option)
+    return compute_n_required(tf.transpose(rows)[None, :, :, None], threshold, truncation_option)
 
 
 class IGRBernoulli(tfd.TransformedDistribution):
@@ -417,7 +408,7 @@ class IGRBernoulli(tfd.TransformedDistribution):
 
 
 def planar_params_from_layer(layer):
-    """(flow_w [v, L, n], flow_u [v, L, n], flow_b [v, L]) of a `Utils.Distributions.PlanarFlow` layer, whose
+    """(flow_w [v, L, n], flow_u [v, L, n], flow_b [v, L]) of a `Utils.relaxed.planar.PlanarFlow` layer, whose
     weights are (1, n, 1, v): one flow per variable becomes the batch dimension v."""
     to_batch = lambda t: tf.transpose(t[0, :, 0, :])                                    # (n, v) -> (v, n)
     return (tf.stack([to_batch(w) for w in layer.w], axis=1), tf.stack([to_batch(u) for u in layer.u], axis=1),
@@ -451,7 +442,7 @@ def _kl_igr(p, q, name=None):
                          f'{type(q).__name__}(temperature={tf.get_static_value(q.temperature)}, delta={q.delta})'
                          f'{" (planar flows differ)" if isinstance(p, IGRPlanar) and type(p) is type(q) else ""}')
     with tf.name_scope(name or 'kl_igr'):
-        kl = dist.gaussian_kl(p.loc, tf.math.log(p.scale), q.loc, tf.math.log(q.scale))
+        kl = gaussian_kl(p.loc, tf.math.log(p.scale), q.loc, tf.math.log(q.scale))
         return tf.reduce_sum(kl, axis=-1)
 
 
@@ -462,4 +453,4 @@ def _kl_igr_bernoulli(p, q, name=None):
         raise ValueError(f'KL between IGRBernoulli distributions needs one temperature: got '
                          f'{tf.get_static_value(p.temperature)} and {tf.get_static_value(q.temperature)}')
     with tf.name_scope(name or 'kl_igr_bernoulli'):
-        return dist.gaussian_kl(p.loc, tf.math.log(p.scale), q.loc, tf.math.log(q.scale))
+        return gaussian_kl(p.loc, tf.math.log(p.scale), q.loc, tf.math.log(q.scale))

@@ -361,19 +361,3 @@ def test_batch_size(n_test, limit=1000):
     """Largest divisor of n_test not above `limit`: every test image is seen once, with one static batch shape."""
     return max(d for d in range(1, min(n_test, limit) + 1) if n_test % d == 0)
 
-
-def make_tf_datasets(spec, batch_n, seed, test_batch_n=None):
-    """Cached, shuffled (seeded, reshuffled each epoch), batched, prefetched tf.data pipelines.
-
-    The training set drops its last partial batch so every step has the static shape `(batch_n, H, W, C)`;
-    the test set uses a batch size that divides its size, so no image is dropped or repeated.
-    Returns (train_ds, test_ds).
-    """
-    import tensorflow as tf
-    test_batch_n = test_batch_n or test_batch_size(len(spec.x_test))
-    train = (tf.data.Dataset.from_tensor_slices(spec.x_train).cache()
-             .shuffle(len(spec.x_train), seed=seed, reshuffle_each_iteration=True)
-             .batch(batch_n, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
-    test = (tf.data.Dataset.from_tensor_slices(spec.x_test).cache()
-            .batch(test_batch_n, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
-    return train, test

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from Utils import paths
+from Utils.experiment import read_json
 
 CONFIG_FILE = 'config.json'
 METRICS_FILE = 'metrics.csv'
@@ -52,8 +53,7 @@ class RunFolderError(ValueError):
 
 def _read_json(path):
     try:
-        with open(path) as handle:
-            return json.load(handle)
+        return read_json(path)
     except json.JSONDecodeError as err:
         raise RunFolderError(f'{path}: not valid JSON ({err})') from None
 
@@ -396,13 +396,19 @@ def markdown_table(summary, metrics, key_labels=None, digits=2):
     key_labels = key_labels or {'dataset_name': 'dataset', 'model_type': 'model', 'temp': 'temp'}
     keys = [k for k in key_labels if k in summary.columns]
     header = [key_labels[k] for k in keys] + list(metrics) + ['runs', 'epochs']
-    lines = ['| ' + ' | '.join(header) + ' |', '|' + '|'.join(['---'] * len(header)) + '|']
+    rows = []
     for _, row in summary.iterrows():
         cells = ['-' if pd.isna(row[k]) else str(row[k]) for k in keys]
         cells += [format_mean_std(row[f'{m}_mean'], row[f'{m}_std'], digits) for m in metrics]
         cells += [str(int(row['n_runs'])), format_epochs(int(row['epochs_min']), int(row['epochs_max']))]
-        lines.append('| ' + ' | '.join(cells) + ' |')
-    return '\n'.join(lines) + '\n'
+        rows.append(cells)
+    return markdown_lines(header, rows)
+
+
+def markdown_lines(header, rows):
+    """A GitHub markdown table of cells already formatted as text: header (names), rows (lists of strings)."""
+    lines = ['| ' + ' | '.join(map(str, header)) + ' |', '|' + '|'.join(['---'] * len(header)) + '|']
+    return '\n'.join(lines + ['| ' + ' | '.join(row) + ' |' for row in rows]) + '\n'
 
 
 def write_table(summary, name, title, metrics, out_dir=None, notes=(), best=None, digits=2):

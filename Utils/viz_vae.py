@@ -3,27 +3,28 @@
 Runs are chosen from the table of run folders (`Utils.results_io.collect_runs`: one row per `Log/<run>/`, with the
 hyper values as columns) by their hyper values, never by folder names.  Curves of several repetitions are
 summarised per epoch as mean and standard deviation.
+
+Figures are `matplotlib.figure.Figure` objects written to files (`panel_grid`, `save_figure`): importing this module
+neither imports `matplotlib.pyplot` nor chooses a backend, and drawing needs no display.
 """
 import argparse
 import math
+import sys
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from Utils.relaxed.families import FAMILIES
 from Utils.results_io import select_runs  # noqa: F401  (the figure scripts' run filter)
 
-import matplotlib
-matplotlib.use('Agg')  # figures are written to files; no display is needed
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-
-MODEL_LABELS = {
-    'GS_Dis': 'GS', 'IGR_I_Dis': 'IGR-I', 'IGR_Planar_Dis': 'IGR-Planar',
-    'IGR_SB_Dis': 'IGR-SB', 'IGR_SB_Finite_Dis': 'IGR-SB-Finite',
-    'GS': 'GS', 'IGR_I': 'IGR-I', 'IGR_Planar': 'IGR-Planar', 'IGR_SB': 'IGR-SB', 'IGR_SB_Finite': 'IGR-SB-Finite',
-}
+MODEL_LABELS = {model_type: family.label for name, family in FAMILIES.items()
+                for model_type in (name, f'{name}_Dis')}
+"""model_type -> display name: the family's label, for the discrete-only (`_Dis`) and the JointVAE model types."""
 MODEL_COLORS = {'GS': '#1f77b4', 'IGR-I': '#d62728', 'IGR-Planar': '#2ca02c', 'IGR-SB': '#9467bd',
                 'IGR-SB-Finite': '#8c564b'}
 
@@ -116,7 +117,8 @@ def panel_grid(n_panels, width=6.0, height=4.5):
     """A figure with `n_panels` axes side by side (at most 2 per row). Returns (fig, flat list of axes)."""
     cols = min(2, max(1, n_panels))
     rows = math.ceil(max(1, n_panels) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
+    fig = Figure(figsize=(width * cols, height * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
     flat = list(axes.ravel())
     for ax in flat[n_panels:]:
         ax.set_visible(False)
@@ -128,7 +130,9 @@ def save_figure(fig, path):
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=150)
-    plt.close(fig)
+    pyplot = sys.modules.get('matplotlib.pyplot')
+    if pyplot is not None:  # a figure made by pyplot is released there (one made by `panel_grid` is not registered)
+        pyplot.close(fig)
     return path
 
 

@@ -42,11 +42,11 @@ import matplotlib
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt
 
-from Utils import Distributions as dist
 from Utils.MinimizeEmpiricalLoss import MinimizeEmpiricalLoss
 from Utils.general import (initial_params, kl_divergence, prior_file_name, save_prior,
                            stick_breaking_uniform_init, target_pmf)
 from Utils.paths import results_dir
+from Utils.relaxed.families import get_family
 
 SETTINGS = {
     'categories': (10, 50),
@@ -108,9 +108,9 @@ def fit_uniform_prior(model_type, n_categories, settings=SETTINGS):
         'max_abs_freq_error_vs_target': float(np.max(np.abs(freq - target))),
         'argmax_freq': np.round(freq, 5).tolist(),
     }
-    if model_type == 'IGR_I':  # exact zero-temperature category probabilities
-        p0 = dist.compute_igr_probs(tf.constant(opt.params['mu'], tf.float64),
-                                    tf.exp(tf.constant(opt.params['xi'], tf.float64))).numpy().ravel()
+    p0 = get_family(model_type).exact_probs([tf.constant(opt.params[k], tf.float64) for k in ('mu', 'xi')])
+    if p0 is not None:  # the zero-temperature category probabilities have a closed form (IGR-I)
+        p0 = p0.numpy().ravel()
         report['kl_zero_temp_exact_to_uniform'] = float(kl_divergence(p0 / p0.sum(), uniform))
     return opt, report
 

@@ -32,10 +32,10 @@ import matplotlib
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt
 
-from Utils import Distributions as dist
 from Utils.general import (distance_to_nearest_vertex, find_prior_file, load_prior, markdown_table, prior_file_name,
                            proximity_stats)
 from Utils.paths import results_dir
+from Utils.relaxed.families import get_family
 
 SETTINGS = {
     'categories': 50,
@@ -52,11 +52,10 @@ MODELS = ('GS', 'IGR_I', 'IGR_SB_Finite')
 
 def model_params(model_type, n_categories):
     """Parameters of the sampler measured: uniform logits for GS, the learned uniform prior for IGR."""
-    if model_type == 'GS':
-        return {'log_pi': np.full((1, n_categories, 1, 1), -np.log(n_categories), np.float32)}
     if model_type not in MODELS:
         raise ValueError(f'Unknown model_type {model_type!r}; valid choices are {list(MODELS)}')
-    return load_prior(find_prior_file(prior_file_name(n_categories, model_type)))
+    uniform = get_family(model_type).uniform_params(n_categories)
+    return uniform if uniform is not None else load_prior(find_prior_file(prior_file_name(n_categories, model_type)))
 
 
 def vertex_distances(model_type, params, temps, samples, seed=0, temps_per_chunk=10):
@@ -65,21 +64,14 @@ def vertex_distances(model_type, params, temps, samples, seed=0, temps_per_chunk
     One noise draw (1, n, samples, 1) is shared by all temperatures; temperatures sit on the variables axis,
     so each chunk is a single (1, K, samples, chunk) tensor.
     """
+    family = get_family(model_type)
     rng = tf.random.Generator.from_seed(seed)
-    n = params['log_pi' if model_type == 'GS' else 'mu'].shape[1]
-    if model_type == 'GS':
-        noise = -tf.math.log(-tf.math.log(rng.uniform((1, n, samples, 1), minval=np.finfo(np.float32).tiny)))
-    else:
-        noise = rng.normal((1, n, samples, 1))
+    values = [params[name] for name in family.param_names]
+    noise = family.noise(rng, (1, values[0].shape[1], samples, 1), box_muller=False)
     out = []
     for start in range(0, len(temps), temps_per_chunk):
         t = tf.constant(np.asarray(temps[start:start + temps_per_chunk], np.float32).reshape(1, 1, 1, -1))
-        if model_type == 'GS':
-            psi = tf.exp(dist.gs_log_psi(params['log_pi'], noise, t))
-        else:
-            z = params['mu'] + tf.exp(params['xi']) * noise
-            lam = dist.igr_sb_lam(z) if model_type == 'IGR_SB_Finite' else z
-            psi = dist.igr_psi(lam, t)
+        psi = family.relaxed(values, noise, t)['psi']
         out.append(distance_to_nearest_vertex(psi, axis=1)[0].numpy())
     return np.concatenate(out, axis=1)
 

@@ -58,12 +58,15 @@ def _rows(model, hyper, x, args, epoch, run):
 
 def init_rows(args):
     from Models import train_vae as tv
+    from Utils.relaxed.families import FAMILIES
     rows = []
     for model_type in args.model or INIT_MODELS:
+        # 10 categories (a model type outside the table is refused by validate_hyper, with the valid ones)
+        n_required = FAMILIES[tv.MODEL_TYPES[model_type][0]].params_n(10) if model_type in tv.MODEL_TYPES else 9
         for temp in args.temp or TEMPS:
             for straight_through in ((False, True) if args.straight_through else (False,)):
                 hyper = tv.validate_hyper({'model_type': model_type, 'temp': temp, 'dataset_name': args.dataset,
-                                           'n_required': 10 if model_type.startswith('GS') else 9,
+                                           'n_required': n_required,
                                            'num_of_discrete_var': 20, 'straight_through': straight_through,
                                            'seed': args.seed}, run_with_sample=args.smoke)
                 spec, x = _batch(hyper, args.batch, args.smoke)

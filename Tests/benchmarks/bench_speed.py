@@ -355,7 +355,7 @@ def time_epoch(model, spec, steps, test_n):
 
 def time_tf_data_epoch(model, spec, steps):
     """`steps` train steps fed by the cached, shuffled, prefetched `make_tf_datasets` pipeline (seconds)."""
-    from Utils.load_data import make_tf_datasets
+    from Tests.reference import make_tf_datasets
     train, _ = make_tf_datasets(spec, BATCH_N, seed=0)
     batches = iter(train.repeat())
     model.train_step(next(batches))  # trace outside the timed loop
