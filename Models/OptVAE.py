@@ -59,7 +59,7 @@ from Models.latents import (DISCRETE_MC_SAMPLES, LATENTS, PRIOR_MC_SAMPLES,  # n
                             gaussian_log_density)
 from Models.vae_hyper import MIXTURE_TYPES, MODEL_TYPES  # noqa: F401  (re-exported; they live with the hyper schema)
 from Utils import Distributions as dist
-from Utils import experiment as ex
+from Utils.runs import checkpointing
 
 keras = tf.keras
 
@@ -122,7 +122,7 @@ class OptVAE:
         self.run_jv = bool(h['run_jv'])
         self.straight_through = bool(h.get('straight_through', False))
 
-        ex.init_training_state(self, h['seed'])
+        checkpointing.init_training_state(self, h['seed'])
         # Further per-epoch bookkeeping, updated inside the compiled step and read once per epoch.
         self.n_required_max = tf.Variable(0, dtype=tf.int32, trainable=False)
         self.threshold_unmet_steps = tf.Variable(0, dtype=tf.int32, trainable=False)
@@ -153,7 +153,7 @@ class OptVAE:
     # ---- checkpointing -------------------------------------------------------------------------------------------
     def trackables(self):
         """Objects a checkpoint must hold to resume training exactly, mid-epoch included."""
-        return {'net': self.net, 'optimizer': self.optimizer, **ex.training_state_trackables(self),
+        return {'net': self.net, 'optimizer': self.optimizer, **checkpointing.training_state_trackables(self),
                 'n_required_max': self.n_required_max, 'threshold_unmet_steps': self.threshold_unmet_steps,
                 'grad_vanished': self.grad_vanished, 'grad_total': self.grad_total, **self.latent.trackables()}
 
@@ -284,7 +284,7 @@ class OptVAE:
         variables = self.net.trainable_variables
         grads = tape.gradient(loss, variables)
         self.optimizer.apply_gradients(zip(grads, variables))
-        ex.record_step(self, loss)
+        checkpointing.record_step(self, loss)
         draw = terms['draw']
         if self.latent.truncates:
             self.n_required_max.assign(tf.maximum(self.n_required_max, draw['n_required']))

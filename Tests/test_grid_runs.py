@@ -17,7 +17,7 @@ import pytest
 
 from Models.vae_hyper import validate_hyper
 from Utils import runstore
-from Utils.experiment import read_metrics
+from Utils.runs.folders import read_metrics
 from vae_experiments import discrete_grid
 
 REPO = Path(__file__).resolve().parents[1]

@@ -27,12 +27,12 @@ EXIT_DATA = 6
 KNOWN_ERRORS = (
     ('Utils.load_data', 'MissingDataError', EXIT_DATA, 'data error'),
     ('Utils.load_data', 'DataIntegrityError', EXIT_DATA, 'data error'),
-    ('Utils.experiment', 'HyperError', EXIT_USAGE, 'error'),
+    ('Utils.runs.hyper_checks', 'HyperError', EXIT_USAGE, 'error'),
     ('Utils.grid', 'GridError', EXIT_USAGE, 'error'),
     ('Utils.runstore', 'LockSettingError', EXIT_USAGE, 'error'),
     ('Utils.runstore', 'LockHeld', 4, 'locked'),
     ('Utils.runstore', 'LockLost', 5, 'lock lost'),
-    ('Utils.experiment', 'Interrupted', 3, 'interrupted'),
+    ('Utils.runs.stop_signals', 'Interrupted', 3, 'interrupted'),
 )
 """(module, class, exit code, word shown before the message), most specific first. The codes 3-5 are the ones of
 `Utils.runstore` (EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_LOCK_LOST), restated here to keep this module import-free;

@@ -236,7 +236,7 @@ def print_status(store, cells, out, chosen=None):
 def _run_stored(store, i, cell, call, restart, out):
     """Skip, resume or start one cell's run under its lock; returns (outcome, result)."""
     from Utils import runstore
-    from Utils.experiment import Interrupted
+    from Utils.runs.stop_signals import Interrupted
     say = lambda text: print(text, file=out, flush=True)  # noqa: E731
     epochs = int(cell.get('epochs', 0))
     run = None if restart else store.current(cell)
@@ -288,7 +288,7 @@ def _stored_final(folder):
 def _record_error(folder, err):
     """A run that raised keeps the error in its status.json (`--status` shows it; a re-run retries), naming its
     folder by name only (records stay valid wherever the folder is moved)."""
-    from Utils.experiment import write_json
+    from Utils.runs.folders import write_json
     from Utils.relocate_records import relocate_text
     status = _read_status(folder)
     if not status.get('error'):
@@ -361,7 +361,7 @@ def run_grid(cells, run_cell, argv=None, description=None, out=None, environ=Non
 
     print(f'{len(cells)} cells; running {"all" if index is None else f"cell {index}"}', file=out, flush=True)
     if store is not None:  # the project's grids: a stop signal that comes while TensorFlow starts is kept
-        from Utils.experiment import stop_early_on_signals
+        from Utils.runs.stop_signals import stop_early_on_signals
         stop_early_on_signals()
     results, outcomes = [], []
     for i, cell in final_cells:

@@ -24,7 +24,7 @@ import io  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from Utils import experiment as ex  # noqa: E402
+from Utils.runs import folders  # noqa: E402
 
 WEIGHTS_FILE = 'mixture_weights.json'
 SAMPLES_FILE = 'component_samples.npz'
@@ -84,7 +84,7 @@ def write_records(run_dir, epoch=None, say=print):
     model, h = tv.load_trained_vae(run_dir, epoch)
     if not getattr(model.latent, 'owns_objective', False):
         raise SystemExit(f'dlgmm_records: {run_dir.name} is not a mixture run (model_type {h["model_type"]!r})')
-    rows = {int(r['epoch']): r for r in ex.read_metrics(run_dir)}
+    rows = {int(r['epoch']): r for r in folders.read_metrics(run_dir)}
     epoch = max(rows) if epoch is None else int(epoch)
     categories = int(rows[epoch]['N'])
     if WEIGHTS_FILE in todo:
@@ -93,7 +93,7 @@ def write_records(run_dir, epoch=None, say=print):
         labels = None if spec.y_test is None else np.asarray(spec.y_test[:len(expected)], np.int64)
         record = {'epoch': epoch, 'N': categories,
                   **weight_summary(expected, labels, USED_WEIGHT)}
-        ex.write_json(run_dir / WEIGHTS_FILE, record)
+        folders.write_json(run_dir / WEIGHTS_FILE, record)
         say(f'{run_dir.name}: {WEIGHTS_FILE} ({sum(w > USED_WEIGHT for w in record["mean_weight"])} components with '
             f'mean weight > {USED_WEIGHT:g})')
     if SAMPLES_FILE in todo:

@@ -332,7 +332,7 @@ def jv_epoch_lines(args):
 def time_epoch(model, spec, steps, test_n):
     """One epoch the way `run_vae` runs it: (train seconds, evaluation seconds)."""
     from Models import train_vae as tv
-    from Utils import experiment as ex
+    from Utils.runs import checkpointing, logs
     x_test = spec.x_test[:test_n] if test_n else spec.x_test
     test_batches = tv._test_batches(x_test)
     all_steps = len(spec.x_train) // BATCH_N
@@ -340,7 +340,7 @@ def time_epoch(model, spec, steps, test_n):
     model.train_next()  # trace/compile both steps outside the timed epoch
     model.test_step(test_batches[0])
     model.start_epoch(epoch_order(len(spec.x_train), all_steps, epoch=2))
-    bar = ex.ProgressBar(steps, 'bench', enabled=False)
+    bar = logs.ProgressBar(steps, 'bench', enabled=False)
     tic = time.perf_counter()
     for step in range(1, steps + 1):
         model.train_next()
@@ -576,14 +576,14 @@ def checkpoint_lines(args, spec):
     of the same model (the goal in docs/hpc.md, "Wall time, preemption, resubmission": under 2% of an MNIST epoch)."""
     import statistics
     import tempfile
-    from Utils import experiment as ex
+    from Utils.runs import checkpointing, logs
     model_type = args.epoch_models[0] if args.epoch_models else 'IGR_I_Dis'
     model, _ = build_vae(model_type, False, spec)
     model.attach_train_data(spec.x_train)
     train_s, _ = time_epoch(model, spec, args.epoch_steps, 1)
     saves = []
     with tempfile.TemporaryDirectory() as folder:
-        checkpoints = ex.Checkpoints(folder, **model.trackables())
+        checkpoints = checkpointing.Checkpoints(folder, **model.trackables())
         for epoch in range(1, 4 if args.quick else 8):
             tic = time.perf_counter()
             checkpoints.save_epoch(epoch)
