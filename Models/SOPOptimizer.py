@@ -26,8 +26,8 @@ from Models.SOP import SOPNet, bernoulli_log_lik
 from Models.sop_hyper import (HYPER_KEYS, SMOKE_BATCH_N, SOP_MODEL_TYPES, VALID_KEYS,  # noqa: F401
                               default_hyper, validate_hyper)
 from Utils.runs import checkpointing, folders, hyper_checks, logs, seeding
-from Utils.runstore import fence_of
-from Utils.training_loop import NonFiniteLossError, epoch_permutation, resume_point, train_epochs  # noqa: F401
+from Utils.runs.runstore import fence_of
+from Utils.runs.training_loop import NonFiniteLossError, epoch_permutation, resume_point, train_epochs  # noqa: F401
 
 EXPERIMENT = 'sop'
 METRIC_COLUMNS = ('TeNLL', 'TeNLLD', 'TeNLLMS', 'TrL')

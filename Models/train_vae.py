@@ -27,11 +27,11 @@ from Utils.runs import checkpointing, folders, hyper_checks, logs, seeding
 from Utils import paths
 from Utils.general import NAMED_PRIORS, load_prior
 from Utils.image_store import HostBatches
-from Utils.grid import enumerate_cells
+from Utils.runs.grid import enumerate_cells
 from Utils.load_data import load_dataset, test_batch_size
-from Utils.results_io import log_likelihood_at
-from Utils.runstore import fence_of
-from Utils.training_loop import NonFiniteLossError, epoch_permutation, resume_point, train_epochs  # noqa: F401
+from Utils.results.results_io import log_likelihood_at
+from Utils.runs.runstore import fence_of
+from Utils.runs.training_loop import NonFiniteLossError, epoch_permutation, resume_point, train_epochs  # noqa: F401
 
 EXPERIMENT = 'vae'
 RESUME_MAY_CHANGE = ('epochs', 'log_likelihood_samples', 'keep_checkpoints', 'keep_epochs')
@@ -174,7 +174,7 @@ def run_vae(hyper=None, run_with_sample=None, resume_dir=None, run_dir=None):
             dropped and redone). `hyper` may then be None, or the same hyper with a larger `epochs` to extend a
             finished run.
         run_dir: train in this folder: a new run when it holds no config.json yet, else as `resume_dir`
-            (the grid scripts pass the cell's folder; see `Utils/runstore.py`).
+            (the grid scripts pass the cell's folder; see `Utils/runs/runstore.py`).
     Returns:
         dict with TeELBO, TeELBOC, TeELBOD, TeJV, TeJVC, N, TrL, seconds, epoch (of the last evaluation) and run_dir.
     Raises:

@@ -1,6 +1,6 @@
 """The VAE experiments' hyper dict: valid keys, defaults, validation and completion.
 
-No TensorFlow import: the grid scripts' `--status` and the run keys of `Utils/runstore.py` use it on a login node.
+No TensorFlow import: the grid scripts' `--status` and the run keys of `Utils/runs/runstore.py` use it on a login node.
 
     default_hyper()            a fresh dict of defaults
     validate_hyper(hyper)      checked, completed copy (unknown keys and bad values raise HyperError)

@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from Utils import cli, runstore
+from Utils import cli
+from Utils.runs import runstore
 from Utils.runs.folders import read_metrics
 from Utils.relocate_records import absolute_paths, relocate, relocate_text
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from Models.vae_hyper import validate_hyper
-from Utils import runstore
+from Utils.runs import runstore
 from Utils.runs.folders import read_metrics
 from vae_experiments import discrete_grid
 

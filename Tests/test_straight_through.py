@@ -10,7 +10,7 @@ from Models import train_vae as tv
 from Models.OptVAE import OptVAE
 from Utils import Distributions as dist
 from Utils.runs import hyper_checks
-from Utils import results_io
+from Utils.results import results_io
 
 DISCRETE_MODELS = ['GS_Dis', 'IGR_I_Dis', 'IGR_Planar_Dis', 'IGR_SB_Finite_Dis', 'IGR_SB_Dis']
 

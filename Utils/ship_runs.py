@@ -34,7 +34,7 @@ def _status(folder):
 
 def _in_use(folder):
     """True while a live process holds the folder's lock (a milestone evaluation still writing records)."""
-    from Utils.runstore import lock_state
+    from Utils.runs.runstore import lock_state
     state = lock_state(folder)
     return state is not None and not state[1]
 

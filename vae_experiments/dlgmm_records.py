@@ -114,7 +114,7 @@ def main(argv=None):
     run_dir = pathlib.Path(args.run_dir)
     if not (run_dir / 'config.json').is_file():
         raise SystemExit(f'dlgmm_records: no run folder {run_dir} (no config.json there)')
-    from Utils.runstore import RunLock
+    from Utils.runs.runstore import RunLock
     with RunLock(run_dir, say=print):
         write_records(run_dir, args.epoch)
     return 0

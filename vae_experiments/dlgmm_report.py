@@ -5,7 +5,7 @@ Writes into `Results/dlgmm/` (or `--out-dir`):
                                   recorded), the truncation level N, Kused (components in use per image), the
                                   components whose mean weight over the test set exceeds 1%, NMI and ACC
     tables/dlgmm_claims.md|csv    IGR's Gaussian sticks against the Kumaraswamy sticks, paired over seeds (the
-                                  evidence's rule, `Utils/replication.py`), with the 95% confidence interval of the
+                                  evidence's rule, `Utils/results/replication.py`), with the 95% confidence interval of the
                                   mean difference
     dlgmm_weights.png             per variant: the mean weight of each component (seeds as dots) and the number of
                                   components in use per image
@@ -29,8 +29,10 @@ from types import SimpleNamespace  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from Utils import paths, replication, significance  # noqa: E402
-from Utils.results_io import collect_runs, format_mean_std, markdown_table, summarize_runs  # noqa: E402
+from Utils import paths  # noqa: E402
+from Utils.results import significance  # noqa: E402
+from Utils.results import replication  # noqa: E402
+from Utils.results.results_io import collect_runs, format_mean_std, markdown_table, summarize_runs  # noqa: E402
 
 RUNS = 'runs_dlgmm'
 OUT = 'dlgmm'

@@ -35,7 +35,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from Utils import paths  # noqa: E402
-from Utils.results_io import GRADIENT_COLUMNS  # noqa: E402
+from Utils.results.results_io import GRADIENT_COLUMNS  # noqa: E402
 
 INIT_MODELS = ('GS_Dis', 'IGR_I_Dis', 'IGR_Planar_Dis', 'IGR_SB_Finite_Dis')
 TEMPS = (0.01, 0.03, 0.07, 0.1, 0.25, 0.4, 0.5, 0.67, 0.85, 1.0)

@@ -9,7 +9,7 @@ At each milestone epoch of a run (the checkpoints under `checkpoints/milestones/
     - the gradient variance and signal-to-noise over 100 noise draws on the first 64 test images
       (`Models/gradient_variance.py`) -> `gradient_variance.csv`.
 What is recorded already is not computed again, so the script can be re-run after an interruption. The run's lock
-(`Utils/runstore.RunLock`) is held while evaluating, so two drivers never evaluate one run at once (the second exits
+(`Utils/runs/runstore.RunLock`) is held while evaluating, so two drivers never evaluate one run at once (the second exits
 with code 4, as a grid cell locked by another process does).
 
     python3 vae_experiments/milestones.py --run-dir /scratch/igr_paper/vae_mnist_GS_Dis_t1_s0_k...
@@ -31,7 +31,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 from Utils.runs import checkpointing, folders  # noqa: E402
-from Utils.results_io import GRADIENT_COLUMNS, GRADIENT_FILE, VERTEX_FILE  # noqa: E402
+from Utils.results.results_io import GRADIENT_COLUMNS, GRADIENT_FILE, VERTEX_FILE  # noqa: E402
 
 LL_SAMPLES = 100
 LL_FROM_EPOCH = 10
@@ -133,7 +133,7 @@ def main(argv=None):
     missing = sorted(set(epochs) - set(kept))
     if missing:
         raise SystemExit(f'milestones: {run_dir.name} has no checkpoint of epoch(s) {missing}; kept: {kept}')
-    from Utils.runstore import RunLock
+    from Utils.runs.runstore import RunLock
     say = lambda text: print(f'{run_dir.name} {text}', flush=True)  # noqa: E731
     with RunLock(run_dir, say=say):
         for epoch in epochs:

@@ -3,7 +3,7 @@
 What it does
     From the shipped run records (`Results/runs`, no weights needed) it writes Tables 1-3 and the log-likelihood
     table (`Results/tables/`), the data and pictures of Figures 3 and 4, and `Results/tables/claims.{md,csv}`: each
-    claim of the paper as comparisons paired by seed (`Utils/replication.py` states the test and the verdict
+    claim of the paper as comparisons paired by seed (`Utils/results/replication.py` states the test and the verdict
     rule). Figure 5 and the trained-weights gradient variance need weights, so their per-run csv files are inputs
     here (`vae_experiments/posterior_samples.py`, `vae_experiments/gradient_variance.py --run-dir`). Every table is
     then pasted into REPLICATION.md between its `<!-- generated:NAME -->` and `<!-- /generated:NAME -->` markers;
@@ -35,10 +35,11 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from Utils import paths, replication  # noqa: E402
+from Utils import paths  # noqa: E402
+from Utils.results import replication  # noqa: E402
 from Utils.viz_vae import case_label, model_label  # noqa: E402
-from Utils.replication import Case, Comparison  # noqa: E402
-from Utils.results_io import GRADIENT_COLUMNS, select_runs  # noqa: E402
+from Utils.results.replication import Case, Comparison  # noqa: E402
+from Utils.results.results_io import GRADIENT_COLUMNS, select_runs  # noqa: E402
 from vae_experiments.discrete_grid import CV_TEMPS, TEMPS_20  # noqa: E402
 
 REPORT = 'REPLICATION.md'
@@ -54,7 +55,7 @@ class Budget:
     runs: str                 # run records under Results/
     out: str                  # its tables/ and figure data under Results/ ('' = Results/ itself)
     blocks: str               # prefix of its generated blocks in REPLICATION.md
-    rule: str                 # 'paired' or 'welch' (Utils/replication.py)
+    rule: str                 # 'paired' or 'welch' (Utils/results/replication.py)
     gradient_file: str        # its gradient-variance csv
     merge_shipped: bool       # Figure 5 / gradient csv rows computed from weights are shipped inputs too
     variance_epochs: tuple    # checkpoints of the gradient-variance comparisons
@@ -161,7 +162,7 @@ VERTEX_COLUMNS = ('panel', 'case', 'run_name', 'seed', 'median', 'p25', 'p75', '
 
 def vertex_rows(runs, epoch=None):
     """Figure 5's per-run rows from the runs' `vertex_distance.json` at `epoch` (None: the run's last epoch)."""
-    from Utils.results_io import load_vertex_distances
+    from Utils.results.results_io import load_vertex_distances
     rows = []
     for run in runs.itertuples(index=False):
         panel = _panel_of(run.model_type, run.temp) if run.experiment == 'vae' else None
@@ -177,7 +178,7 @@ def vertex_rows(runs, epoch=None):
 
 def gradient_rows(runs, epochs=None):
     """The gradient-variance rows of the runs' own `gradient_variance.csv` (at `epochs`; None: all)."""
-    from Utils.results_io import load_gradient_variance
+    from Utils.results.results_io import load_gradient_variance
     frames = [load_gradient_variance(d) for d in runs['run_dir']]
     frames = [f[f['epoch'].isin(epochs)] if epochs is not None else f for f in frames if len(f)]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=GRADIENT_COLUMNS)
@@ -205,7 +206,7 @@ def merged_weight_records(runs, shipped_vertex, shipped_gradient):
 
 
 def finished_runs(runs_dir):
-    from Utils.results_io import collect_runs
+    from Utils.results.results_io import collect_runs
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         return collect_runs(runs_dir, finished_only=True)
@@ -446,7 +447,7 @@ AGREEMENT_METRICS = ('TeELBO', 'TeELBOD', 'TrL')
 def epoch_agreement(runs, evidence_dir, epoch=10):
     """Each paper-budget run against the shipped 10-epoch record of the same cell and seed (the same folder name, as
     run keys leave epochs out): its metrics at `epoch` and the differences."""
-    from Utils.results_io import load_metrics
+    from Utils.results.results_io import load_metrics
     rows = []
     for run in runs.itertuples(index=False):
         twin = Path(evidence_dir) / run.run_name

@@ -64,7 +64,7 @@ def no_fence():
 
 
 def write_json(path, payload, fence=None):
-    """Write JSON atomically (a crash never leaves half a file); `fence()` first (see `Utils.runstore.RunLock`)."""
+    """Write JSON atomically (a crash never leaves half a file); `fence()` first (see `Utils.runs.runstore.RunLock`)."""
     (fence or no_fence)()
     path = Path(path)
     tmp = path.with_name(path.name + '.tmp')

@@ -16,7 +16,7 @@ class CsvLog:
 
     The header is written atomically and every row with one `write` on an O_APPEND descriptor, so a kill leaves
     whole rows; a torn last row (a kill inside that write) is dropped by `truncate_after` and by `read_metrics`.
-    `fence()` is called before each write (a grid run's lock check; see `Utils.runstore.RunLock.fence`).
+    `fence()` is called before each write (a grid run's lock check; see `Utils.runs.runstore.RunLock.fence`).
     """
 
     def __init__(self, path, columns, fence=None):
@@ -71,7 +71,7 @@ def format_log_line(epoch, metrics, seconds, iteration, integer_keys=('N',)):
 class RunLog:
     """metrics.csv + train.log + status.json (+ final_metrics.json, TensorBoard) of one run folder.
 
-    `fence`: called before every write into the folder (a grid run's lock check, `Utils.runstore.RunLock.fence`:
+    `fence`: called before every write into the folder (a grid run's lock check, `Utils.runs.runstore.RunLock.fence`:
     it raises when another process took the run over); None for a run without a lock. The experiment's other
     writers in the folder (checkpoints, images, log-likelihoods) call the same `log.fence`.
     """

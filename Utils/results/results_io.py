@@ -217,7 +217,7 @@ def _one_run_per_cell(records):
     Duplicates come from folders made before grid cells found their own run (or `--restart`); each dropped folder
     is named in a warning so that it is never averaged in as if it were another seed.
     """
-    from Utils.runstore import key_of_config
+    from Utils.runs.runstore import key_of_config
     by_key, order = {}, []
     for record, metrics in records:
         key = key_of_config({'experiment': record['experiment'], 'hyper': record['_hyper']}) or record['run_dir']
