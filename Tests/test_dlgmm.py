@@ -383,7 +383,8 @@ def test_records_table_verdicts_and_check_of_smoke_runs(log_dir, tmp_path):
     assert len(run_dirs) == 8
     for folder in run_dirs:
         assert dlgmm_records.write_records(folder, say=lambda _: None) == ['mixture_weights.json',
-                                                                          'component_samples.npz']
+                                                                          'component_samples.npz',
+                                                                          'log_likelihood_subset.json']
         assert dlgmm_records.write_records(folder) == []                  # recorded already: nothing again
         record = json.loads((folder / 'mixture_weights.json').read_text())
         assert record['components'] == 5 and record['images'] == sum(record['components_in_use'].values())
@@ -392,6 +393,8 @@ def test_records_table_verdicts_and_check_of_smoke_runs(log_dir, tmp_path):
         assert np.sum(record['most_probable_by_label']) == record['images']
         samples = np.load(folder / 'component_samples.npz')['samples']
         assert samples.shape == (5, dlgmm_records.SAMPLES, 28, 28) and samples.dtype == np.uint8
+        subset = json.loads((folder / 'log_likelihood_subset.json').read_text())
+        assert subset['images'] > 0 and all(np.isfinite(subset[s]['TeLL']) for s in ('100', '1000'))
 
     results = tmp_path / 'results'
     shutil.copytree(log_dir, results / dlgmm_report.RUNS)
@@ -401,6 +404,7 @@ def test_records_table_verdicts_and_check_of_smoke_runs(log_dir, tmp_path):
     assert (out / 'dlgmm_weights.png').stat().st_size > 0 and (out / 'dlgmm_components.png').stat().st_size > 0
     summary = pd.read_csv(out / 'tables' / 'dlgmm_summary.csv')
     assert list(summary['model_type']) == list(dlgmm_report.VARIANTS) and set(summary['n_runs']) == {2}
+    assert summary['TeLL_1000_gain_mean'].notna().all()
     claims = pd.read_csv(out / 'tables' / 'dlgmm_claims.csv')
     assert len(claims) == 4 and set(claims['n']) == {2}
     for row in claims.itertuples():                                      # the CI is the paired t interval
