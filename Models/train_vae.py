@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from Models import log_likelihood as ll
+from Models import vae_images
 from Models.OptVAE import OptVAE
 from Models.vae_hyper import (DERIVED_KEYS, HYPER_KEYS, MODEL_TYPES, SMOKE_BATCH_N, VALID_KEYS,  # noqa: F401
                               complete_hyper, default_hyper, saved_hyper, validate_hyper)
@@ -93,10 +94,10 @@ def write_images(model, x_test, run_dir, log, epoch):
     folder.mkdir(exist_ok=True)
     count = min(8, len(x_test))
     x = x_test[:count]
-    recon = model.reconstruct(x).numpy()
+    recon = vae_images.reconstruct(model, x).numpy()
     grids = {'reconstructions': np.stack([x, recon]),
-             'samples': model.sample_prior_images(16).numpy().reshape((2, 8) + x.shape[1:])}
-    for name, grid in model.traversal_images(x[:1]).items():
+             'samples': vae_images.sample_prior_images(model, 16).numpy().reshape((2, 8) + x.shape[1:])}
+    for name, grid in vae_images.traversal_images(model, x[:1]).items():
         grids[f'traversal_{name}'] = grid
     for name, grid in grids.items():
         log.fence()
