@@ -57,10 +57,10 @@ from Models.VAENet import VAENet
 from Models.dlgmm import MixtureLatent
 from Models.latents import DISCRETE_MC_SAMPLES, LATENTS, PRIOR_MC_SAMPLES  # noqa: F401  (re-exported)
 from Models.vae_hyper import MIXTURE_TYPES, MODEL_TYPES  # noqa: F401  (re-exported; they live with the hyper schema)
-from Utils import experiment as ex
 from Utils.relaxed.densities import gaussian_kl, gaussian_log_density
 from Utils.relaxed.noise import generator_normal
 from Utils.relaxed.softmax_pp import straight_through
+from Utils.runs import checkpointing
 
 keras = tf.keras
 
@@ -123,7 +123,7 @@ class OptVAE:
         self.run_jv = bool(h['run_jv'])
         self.straight_through = bool(h.get('straight_through', False))
 
-        ex.init_training_state(self, h['seed'])
+        checkpointing.init_training_state(self, h['seed'])
         # Further per-epoch bookkeeping, updated inside the compiled step and read once per epoch.
         self.n_required_max = tf.Variable(0, dtype=tf.int32, trainable=False)
         self.threshold_unmet_steps = tf.Variable(0, dtype=tf.int32, trainable=False)
@@ -154,7 +154,7 @@ class OptVAE:
     # ---- checkpointing -------------------------------------------------------------------------------------------
     def trackables(self):
         """Objects a checkpoint must hold to resume training exactly, mid-epoch included."""
-        return {'net': self.net, 'optimizer': self.optimizer, **ex.training_state_trackables(self),
+        return {'net': self.net, 'optimizer': self.optimizer, **checkpointing.training_state_trackables(self),
                 'n_required_max': self.n_required_max, 'threshold_unmet_steps': self.threshold_unmet_steps,
                 'grad_vanished': self.grad_vanished, 'grad_total': self.grad_total, **self.latent.trackables()}
 
@@ -284,7 +284,7 @@ class OptVAE:
         variables = self.net.trainable_variables
         grads = tape.gradient(loss, variables)
         self.optimizer.apply_gradients(zip(grads, variables))
-        ex.record_step(self, loss)
+        checkpointing.record_step(self, loss)
         draw = terms['draw']
         if self.latent.truncates:
             self.n_required_max.assign(tf.maximum(self.n_required_max, draw['n_required']))
@@ -441,68 +441,3 @@ class OptVAE:
         _, params_d = self.encode(x)
         noise = self.latent.noise(rng, x.shape[0], int(samples_n))
         return self.latent.relaxed(params_d, noise)['psi']
-
-    def mean_image(self, z_c, psi):
-        """Decoded pixel means (b, H, W, C) for a single sample per example."""
-        out = self.decode(z_c, psi)[:, 0]
-        return self.likelihood.mean(out)
-
-    def reconstruct(self, x, seed=0):
-        if self.latent.owns_objective:
-            return self.latent.reconstruct(x, seed)
-        rng = tf.random.Generator.from_seed(int(seed))
-        params_c, params_d = self.encode(x)
-        noise_d, noise_c = self.draw_noise(rng, x.shape[0], 1)
-        psi = self.latent.relaxed(params_d, noise_d)['psi']
-        return self.mean_image(self.continuous_sample(params_c, noise_c), psi)
-
-    def sample_prior_images(self, count, seed=0):
-        """Images decoded from relaxed prior samples (Gaussian part N(0, 1))."""
-        if self.latent.owns_objective:
-            return self.latent.sample_prior_images(count, seed)
-        rng = tf.random.Generator.from_seed(int(seed))
-        noise_d, noise_c = self.draw_noise(rng, count, 1)
-        psi = self.latent.relaxed(self.latent.prior_params(count), noise_d)['psi']
-        return self.mean_image(noise_c, psi)
-
-    def traversal_images(self, x, max_vars=8, max_categories=10, cont_values=np.linspace(-2., 2., 8)):
-        """Latent traversals around the code of one image x (1, H, W, C).
-
-        Discrete: row j sets variable j to each category in turn (one-hot), the other variables keep their
-        zero-temperature code. Continuous (mixed models): row d moves Gaussian dimension d over `cont_values`.
-        Returns a dict name -> (rows, cols, H, W, C) array (a mixture: its components).
-        """
-        if self.latent.owns_objective:
-            return self.latent.traversal_images(x)
-        params_c, params_d = self.encode(x)
-        noise_d, _ = self.draw_noise(tf.random.Generator.from_seed(0), 1, 1)
-        draw = self.latent.relaxed(params_d, noise_d)
-        code = self.latent.hard(params_d, noise_d, draw)[0, :, 0, :].numpy()  # (K, v)
-        z_mean = params_c[0].numpy()[0] if self.mixed else None
-        cats, nvars = min(self.latent.categories, max_categories), min(self.latent.v, max_vars)
-        psis, zs = [], []
-        for j in range(nvars):
-            for k in range(cats):
-                c = code.copy()
-                c[:, j] = 0.
-                c[k, j] = 1.
-                psis.append(c)
-                zs.append(z_mean)
-        out = {'discrete': self._decode_grid(psis, zs, (nvars, cats))}
-        if self.mixed:
-            dims = min(self.cont_n, 10)
-            psis, zs = [], []
-            for d in range(dims):
-                for value in cont_values:
-                    z = z_mean.copy()
-                    z[d] = value
-                    psis.append(code)
-                    zs.append(z)
-            out['continuous'] = self._decode_grid(psis, zs, (dims, len(cont_values)))
-        return out
-
-    def _decode_grid(self, psis, zs, grid_shape):
-        psi = tf.constant(np.stack(psis)[:, :, None, :], tf.float32)
-        z_c = tf.constant(np.stack(zs)[:, :, None], tf.float32) if self.mixed else None
-        images = self.mean_image(z_c, psi).numpy()
-        return images.reshape(grid_shape + images.shape[1:])

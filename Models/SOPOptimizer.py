@@ -13,7 +13,7 @@ the units per image (batch mean), with Adam. Test metrics (per image, nats), wri
   TeNLLMS  -log (1/S) sum_s p(x_lower | z_s) over S = `test_sample_size` discretized samples (an estimate of the
            discrete model's -log p(x_lower | x_upper), tighter than TeNLLD);
   TrL      mean training loss of the epoch.
-Run folders, logs, checkpoints and resume follow `Utils/experiment.py` (same as the VAEs).
+Run folders, logs, checkpoints and resume follow `Utils/runs/` (same as the VAEs).
 """
 import math
 import time
@@ -25,9 +25,9 @@ import tensorflow as tf
 from Models.SOP import SOPNet, bernoulli_log_lik
 from Models.sop_hyper import (HYPER_KEYS, SMOKE_BATCH_N, SOP_MODEL_TYPES, VALID_KEYS,  # noqa: F401
                               default_hyper, validate_hyper)
-from Utils import experiment as ex
-from Utils.runstore import fence_of
-from Utils.training_loop import NonFiniteLossError, epoch_permutation, resume_point, train_epochs  # noqa: F401
+from Utils.runs import checkpointing, folders, hyper_checks, logs, seeding
+from Utils.runs.runstore import fence_of
+from Utils.runs.training_loop import NonFiniteLossError, epoch_permutation, resume_point, train_epochs  # noqa: F401
 
 EXPERIMENT = 'sop'
 METRIC_COLUMNS = ('TeNLL', 'TeNLLD', 'TeNLLMS', 'TrL')
@@ -70,7 +70,7 @@ class SOPOptimizer:
         self.optimizer.build(self.net.trainable_variables)
         self.batch_n, self.sample_size = int(h['batch_n']), int(h['sample_size'])
         self.test_sample_size = int(h['test_sample_size'])
-        ex.init_training_state(self, seed)
+        checkpointing.init_training_state(self, seed)
         self._x_upper = self._x_lower = self._perm = None
         # Compiled steps. The noise is drawn and the batch gathered by outer (plain graph) functions; with jit_compile
         # only the deterministic core (network, loss, Adam update) is compiled by XLA, so XLA changes float rounding,
@@ -85,7 +85,7 @@ class SOPOptimizer:
 
     def trackables(self):
         """Objects a checkpoint must hold to resume exactly, mid-epoch included."""
-        return {'net': self.net, 'optimizer': self.optimizer, **ex.training_state_trackables(self)}
+        return {'net': self.net, 'optimizer': self.optimizer, **checkpointing.training_state_trackables(self)}
 
     # ---- objective -------------------------------------------------------------------------------------------------
     def log_lik_samples(self, x_upper, x_lower, samples, rng, hard=False):
@@ -111,7 +111,7 @@ class SOPOptimizer:
         variables = self.net.trainable_variables
         grads = tape.gradient(loss, variables)
         self.optimizer.apply_gradients(zip(grads, variables))
-        ex.record_step(self, loss)
+        checkpointing.record_step(self, loss)
         return loss
 
     def _train_from_index(self):
@@ -187,21 +187,21 @@ def _should_evaluate(epoch, h):
 
 
 def _final_metrics(run_dir):
-    rows = ex.read_metrics(run_dir)
+    rows = folders.read_metrics(run_dir)
     final = dict(rows[-1]) if rows else {}
     final['run_dir'] = str(run_dir)
     return final
 
 
 def _prepare_resume(resume_dir, hyper, run_with_sample):
-    saved = ex.read_config(resume_dir)['hyper']
+    saved = folders.read_config(resume_dir)['hyper']
     h = validate_hyper(dict(saved))
     if hyper is not None:
         wanted = validate_hyper(hyper, run_with_sample)
         differ = sorted(k for k in VALID_KEYS if k not in ('epochs', 'iter_per_epoch')
-                        and ex.jsonable(wanted[k]) != ex.jsonable(h[k]))
+                        and hyper_checks.jsonable(wanted[k]) != hyper_checks.jsonable(h[k]))
         if differ:
-            raise ex.HyperError(f'cannot resume {resume_dir} with a different hyper: {differ} differ '
+            raise hyper_checks.HyperError(f'cannot resume {resume_dir} with a different hyper: {differ} differ '
                                 f'(only epochs may change)')
         h['epochs'] = max(h['epochs'], wanted['epochs'])
     return h
@@ -234,28 +234,28 @@ def run_sop(hyper=None, run_with_sample=None, resume_dir=None, data=None, run_di
         dict with TeNLL, TeNLLD, TeNLLMS, TrL, seconds, epoch (of the last evaluation) and run_dir.
     Raises:
         HyperError for bad hyper values, NonFiniteLossError when the loss becomes NaN/inf,
-        Utils.experiment.Interrupted after a stop signal, Utils.load_data.MissingDataError when MNIST is missing.
+        Utils.runs.stop_signals.Interrupted after a stop signal, Utils.load_data.MissingDataError when MNIST is missing.
     """
     if run_dir is not None and (Path(run_dir) / 'config.json').exists():
         resume_dir = run_dir
     if resume_dir is None:
         if hyper is None:
-            raise ex.HyperError('run_sop needs a hyper dict (or resume_dir)')
+            raise hyper_checks.HyperError('run_sop needs a hyper dict (or resume_dir)')
         h = validate_hyper(hyper, run_with_sample)
     else:
         h = _prepare_resume(resume_dir, hyper, run_with_sample)
-    ex.set_intra_op_threads(h['intra_op_threads'])
-    ex.set_seed(h['seed'])
+    seeding.set_intra_op_threads(h['intra_op_threads'])
+    seeding.set_seed(h['seed'])
     data = data or load_sop_data(h['run_with_sample'])
-    h['iter_per_epoch'] = steps = ex.steps_per_epoch(len(data['x_train_upper']), h['batch_n'], hyper)
+    h['iter_per_epoch'] = steps = hyper_checks.steps_per_epoch(len(data['x_train_upper']), h['batch_n'], hyper)
     model = SOPOptimizer(h)
-    run_dir = ex.run_folder(EXPERIMENT, h, resume_dir, run_dir)
+    run_dir = folders.run_folder(EXPERIMENT, h, resume_dir, run_dir)
     fence = fence_of(run_dir)  # the grid's lock check before each write; None outside a grid
-    created = ex.read_config(run_dir).get('created') if (run_dir / 'config.json').exists() else None
-    ex.write_json(run_dir / 'config.json', {'experiment': EXPERIMENT, 'hyper': h,
+    created = folders.read_config(run_dir).get('created') if (run_dir / 'config.json').exists() else None
+    folders.write_json(run_dir / 'config.json', {'experiment': EXPERIMENT, 'hyper': h,
                                             'created': created or time.strftime('%Y-%m-%dT%H:%M:%S')}, fence)
-    log = ex.RunLog(run_dir, METRIC_COLUMNS, fence=fence)
-    checkpoints = ex.Checkpoints(run_dir, fence=fence, **model.trackables())
+    log = logs.RunLog(run_dir, METRIC_COLUMNS, fence=fence)
+    checkpoints = checkpointing.Checkpoints(run_dir, fence=fence, **model.trackables())
     start_epoch = start_step = 0
     if resume_dir is not None:
         start_epoch, start_step, source = resume_point(model, checkpoints, steps, log)
@@ -291,8 +291,8 @@ def run_sop(hyper=None, run_with_sample=None, resume_dir=None, data=None, run_di
 def load_trained_sop(run_dir, epoch=None):
     """Rebuild a run's model from its folder and restore its weights -> (SOPOptimizer, hyper)."""
     run_dir = Path(run_dir)
-    h = validate_hyper(dict(ex.read_config(run_dir)['hyper']))
+    h = validate_hyper(dict(folders.read_config(run_dir)['hyper']))
     model = SOPOptimizer(h)
-    manager = ex.checkpoint_manager(run_dir, **model.trackables())
-    ex.restore_epoch(manager, epoch)
+    manager = checkpointing.checkpoint_manager(run_dir, **model.trackables())
+    checkpointing.restore_epoch(manager, epoch)
     return model, h

@@ -220,21 +220,21 @@ def prior_standard_error(g, log_prior, draws, pooled):
 # ---------------------------------------------------------------------------------------------------------------------
 def has_result(run_dir, samples, epoch):
     """A `log_likelihood.json` entry at this S and epoch exists."""
-    from Utils.results_io import load_log_likelihoods
+    from Utils.results.results_io import load_log_likelihoods
     return any(e.get('S') == int(samples) and e.get('epoch') == int(epoch) for e in load_log_likelihoods(run_dir))
 
 
 def record_result(run_dir, epoch, result, fence=None):
     """Add (or replace) the entry of `result` (from `LogLikelihood.__call__`) at `epoch` in `log_likelihood.json`
-    (`fence`: a grid run's lock check, called before the write; see `Utils.runstore.RunLock.fence`)."""
-    from Utils import experiment as ex
-    from Utils.results_io import LL_FILE, load_log_likelihoods
+    (`fence`: a grid run's lock check, called before the write; see `Utils.runs.runstore.RunLock.fence`)."""
+    from Utils.runs import folders
+    from Utils.results.results_io import LL_FILE, load_log_likelihoods
     samples = int(result['LL_S'])
     entries = [e for e in load_log_likelihoods(run_dir) if (e.get('S'), e.get('epoch')) != (samples, int(epoch))]
     entry = {'S': samples, 'epoch': int(epoch), **{k: float(result[k]) for k in METRICS if k in result},
              'seconds': float(result['LL_seconds'])}
     entries = sorted(entries + [entry], key=lambda e: (e['epoch'], e['S']))
-    ex.write_json(Path(run_dir) / LL_FILE, {'entries': entries}, fence)
+    folders.write_json(Path(run_dir) / LL_FILE, {'entries': entries}, fence)
     return entry
 
 

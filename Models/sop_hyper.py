@@ -3,7 +3,7 @@
     default_hyper(), validate_hyper(hyper, run_with_sample=None)
 """
 
-from Utils import experiment as ex
+from Utils.runs import hyper_checks
 
 SOP_MODEL_TYPES = ('GS', 'IGR_I', 'IGR_Planar', 'IGR_SB')
 
@@ -41,33 +41,33 @@ def default_hyper():
     return {'dataset_name': 'mnist', 'model_type': 'IGR_I', 'temp': 0.5, 'sample_size': 1, 'test_sample_size': 100,
             'units': 200, 'stochastic_layers': 2, 'learning_rate': 3e-4, 'batch_n': 64, 'epochs': 50,
             'check_every': 1, 'run_with_sample': False, 'num_of_repetitions': 1, 'width_height': (14, 28, 1),
-            'iter_per_epoch': None, 'seed': 0, 'save_every': 1, 'jit_compile': ex.JIT_AUTO,
+            'iter_per_epoch': None, 'seed': 0, 'save_every': 1, 'jit_compile': hyper_checks.JIT_AUTO,
             'intra_op_threads': 0}
 
 
 def validate_hyper(hyper, run_with_sample=None):
     """Check a hyper dict and return a completed copy (defaults for missing keys). Never modifies the argument.
 
-    Raises `Utils.experiment.HyperError` (a ValueError) naming an unknown key (and the valid ones) or a bad value.
+    Raises `Utils.runs.hyper_checks.HyperError` (a ValueError) naming an unknown key (and the valid ones) or a bad value.
     """
-    h = ex.merged_hyper(hyper, VALID_KEYS, default_hyper(), run_with_sample)
-    ex.check_choice('model_type', h['model_type'], SOP_MODEL_TYPES)
-    ex.check_choice('dataset_name', h['dataset_name'], DATASETS)
-    ex.check_number('temp', h['temp'], low=0., low_open=True)
-    ex.check_number('learning_rate', h['learning_rate'], low=0., low_open=True)
+    h = hyper_checks.merged_hyper(hyper, VALID_KEYS, default_hyper(), run_with_sample)
+    hyper_checks.check_choice('model_type', h['model_type'], SOP_MODEL_TYPES)
+    hyper_checks.check_choice('dataset_name', h['dataset_name'], DATASETS)
+    hyper_checks.check_number('temp', h['temp'], low=0., low_open=True)
+    hyper_checks.check_number('learning_rate', h['learning_rate'], low=0., low_open=True)
     for key in ('sample_size', 'test_sample_size', 'units', 'stochastic_layers', 'batch_n', 'epochs', 'check_every',
                 'num_of_repetitions'):
-        ex.check_number(key, h[key], low=1, integer=True)
+        hyper_checks.check_number(key, h[key], low=1, integer=True)
     for key in ('seed', 'save_every'):
-        ex.check_number(key, h[key], low=0, integer=True)
-    ex.check_bool('run_with_sample', h['run_with_sample'])
-    ex.check_jit_compile(h['jit_compile'])
-    ex.check_intra_op_threads(h['intra_op_threads'])
+        hyper_checks.check_number(key, h[key], low=0, integer=True)
+    hyper_checks.check_bool('run_with_sample', h['run_with_sample'])
+    hyper_checks.check_jit_compile(h['jit_compile'])
+    hyper_checks.check_intra_op_threads(h['intra_op_threads'])
     if tuple(h['width_height']) != (14, 28, 1):
-        raise ex.HyperError(f'bad width_height {h["width_height"]!r}: only (14, 28, 1) (upper half of MNIST) is '
+        raise hyper_checks.HyperError(f'bad width_height {h["width_height"]!r}: only (14, 28, 1) (upper half of MNIST) is '
                             f'supported')
     h['width_height'] = tuple(h['width_height'])
     if h['run_with_sample']:
         h['batch_n'] = SMOKE_BATCH_N
-    h['jit_compile'] = ex.resolve_jit_compile(h['jit_compile'], True, h['run_with_sample'])
+    h['jit_compile'] = hyper_checks.resolve_jit_compile(h['jit_compile'], True, h['run_with_sample'])
     return h

@@ -13,25 +13,25 @@ that copy is what the run folder's `config.json` records.
 """
 import copy
 import datetime
-import time
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
 from Models import log_likelihood as ll
+from Models import vae_images
 from Models.OptVAE import OptVAE
 from Models.vae_hyper import (DERIVED_KEYS, HYPER_KEYS, MODEL_TYPES, SMOKE_BATCH_N, VALID_KEYS,  # noqa: F401
                               complete_hyper, default_hyper, saved_hyper, validate_hyper)
-from Utils import experiment as ex
+from Utils.runs import checkpointing, folders, hyper_checks, logs, seeding
 from Utils import paths
 from Utils.general import NAMED_PRIORS, load_prior
 from Utils.image_store import HostBatches
-from Utils.grid import enumerate_cells
+from Utils.runs.grid import enumerate_cells
 from Utils.load_data import load_dataset, test_batch_size
-from Utils.results_io import log_likelihood_at
-from Utils.runstore import fence_of
-from Utils.training_loop import NonFiniteLossError, epoch_permutation, resume_point, train_epochs  # noqa: F401
+from Utils.results.results_io import log_likelihood_at
+from Utils.runs.runstore import fence_of
+from Utils.runs.training_loop import NonFiniteLossError, epoch_permutation, resume_point, train_epochs  # noqa: F401
 
 EXPERIMENT = 'vae'
 RESUME_MAY_CHANGE = ('epochs', 'log_likelihood_samples', 'keep_checkpoints', 'keep_epochs')
@@ -93,10 +93,10 @@ def write_images(model, x_test, run_dir, log, epoch):
     folder.mkdir(exist_ok=True)
     count = min(8, len(x_test))
     x = x_test[:count]
-    recon = model.reconstruct(x).numpy()
+    recon = vae_images.reconstruct(model, x).numpy()
     grids = {'reconstructions': np.stack([x, recon]),
-             'samples': model.sample_prior_images(16).numpy().reshape((2, 8) + x.shape[1:])}
-    for name, grid in model.traversal_images(x[:1]).items():
+             'samples': vae_images.sample_prior_images(model, 16).numpy().reshape((2, 8) + x.shape[1:])}
+    for name, grid in vae_images.traversal_images(model, x[:1]).items():
         grids[f'traversal_{name}'] = grid
     for name, grid in grids.items():
         log.fence()
@@ -147,14 +147,14 @@ def _end_of_epoch(model, hyper, test_batches, log, grad_log, steps, labels=None)
 
 
 def _prepare_resume(resume_dir, hyper, run_with_sample):
-    config = ex.read_config(resume_dir)
+    config = folders.read_config(resume_dir)
     h = validate_hyper(saved_hyper(config['hyper']))
     if hyper is not None:
         wanted = validate_hyper(hyper, run_with_sample)
         differ = sorted(k for k in VALID_KEYS if k not in RESUME_MAY_CHANGE + DERIVED_KEYS
-                        and ex.jsonable(wanted[k]) != ex.jsonable(h[k]))
+                        and hyper_checks.jsonable(wanted[k]) != hyper_checks.jsonable(h[k]))
         if differ:
-            raise ex.HyperError(f'cannot resume {resume_dir} with a different hyper: {differ} differ '
+            raise hyper_checks.HyperError(f'cannot resume {resume_dir} with a different hyper: {differ} differ '
                                 f'(only {", ".join(RESUME_MAY_CHANGE)} may change)')
         h['epochs'] = max(h['epochs'], wanted['epochs'])
         h['log_likelihood_samples'] = wanted['log_likelihood_samples']
@@ -174,37 +174,37 @@ def run_vae(hyper=None, run_with_sample=None, resume_dir=None, run_dir=None):
             dropped and redone). `hyper` may then be None, or the same hyper with a larger `epochs` to extend a
             finished run.
         run_dir: train in this folder: a new run when it holds no config.json yet, else as `resume_dir`
-            (the grid scripts pass the cell's folder; see `Utils/runstore.py`).
+            (the grid scripts pass the cell's folder; see `Utils/runs/runstore.py`).
     Returns:
         dict with TeELBO, TeELBOC, TeELBOD, TeJV, TeJVC, N, TrL, seconds, epoch (of the last evaluation) and run_dir.
     Raises:
         HyperError for bad hyper values, NonFiniteLossError when the loss becomes NaN/inf,
-        Utils.experiment.Interrupted when SIGTERM / SIGUSR1 / SIGINT stopped it (after a checkpoint),
+        Utils.runs.stop_signals.Interrupted when SIGTERM / SIGUSR1 / SIGINT stopped it (after a checkpoint),
         Utils.load_data.MissingDataError when the dataset is not on the machine.
     """
     if run_dir is not None and (Path(run_dir) / 'config.json').exists():
         resume_dir = run_dir
     if resume_dir is None:
         if hyper is None:
-            raise ex.HyperError('run_vae needs a hyper dict (or resume_dir)')
+            raise hyper_checks.HyperError('run_vae needs a hyper dict (or resume_dir)')
         h = validate_hyper(hyper, run_with_sample)
     else:
         h = _prepare_resume(resume_dir, hyper, run_with_sample)
-    ex.set_intra_op_threads(h['intra_op_threads'])
-    ex.set_seed(h['seed'])
+    seeding.set_intra_op_threads(h['intra_op_threads'])
+    seeding.set_seed(h['seed'])
     spec = load_dataset(h['dataset_name'], h['architecture'], h['run_with_sample'])
-    h['iter_per_epoch'] = steps = ex.steps_per_epoch(len(spec.x_train), h['batch_n'], hyper)
+    h['iter_per_epoch'] = steps = hyper_checks.steps_per_epoch(len(spec.x_train), h['batch_n'], hyper)
     model = _build(h, spec)
 
-    run_dir = ex.run_folder(EXPERIMENT, h, resume_dir, run_dir)
+    run_dir = folders.run_folder(EXPERIMENT, h, resume_dir, run_dir)
     fence = fence_of(run_dir)  # the grid's lock check before each write; None outside a grid
     config_extra = {'image_shape': list(spec.image_shape), 'likelihood': spec.likelihood}
-    ex.write_json(run_dir / 'config.json', {'experiment': EXPERIMENT, 'hyper': h, 'data': config_extra,
+    folders.write_json(run_dir / 'config.json', {'experiment': EXPERIMENT, 'hyper': h, 'data': config_extra,
                                             'created': _created(run_dir)}, fence)
-    log = ex.RunLog(run_dir, metric_columns(model), fence=fence)
-    checkpoints = ex.Checkpoints(run_dir, max_to_keep=h['keep_checkpoints'], keep_epochs=h['keep_epochs'],
+    log = logs.RunLog(run_dir, metric_columns(model), fence=fence)
+    checkpoints = checkpointing.Checkpoints(run_dir, max_to_keep=h['keep_checkpoints'], keep_epochs=h['keep_epochs'],
                                  fence=fence, **model.trackables())
-    grad_log = ex.CsvLog(run_dir / 'gradients.csv', ['epoch', 'vanished_pct'], fence) if h['monitor_gradients'] \
+    grad_log = logs.CsvLog(run_dir / 'gradients.csv', ['epoch', 'vanished_pct'], fence) if h['monitor_gradients'] \
         else None
     start_epoch = start_step = 0
     if resume_dir is not None:
@@ -244,7 +244,7 @@ def _now():
 def _created(run_dir):
     path = Path(run_dir) / 'config.json'
     if path.exists():
-        return ex.read_json(path).get('created', _now())
+        return folders.read_json(path).get('created', _now())
     return _now()
 
 
@@ -253,7 +253,7 @@ def _log_likelihood_at_end(model, hyper, test_batches, run_dir, log):
     samples, epoch = int(hyper['log_likelihood_samples']), int(hyper['epochs'])
     if not samples or ll.has_result(run_dir, samples, epoch):
         return
-    rows = ex.read_metrics(run_dir)
+    rows = folders.read_metrics(run_dir)
     categories = int(rows[-1]['N']) if rows and 'N' in rows[-1] else None
     result = ll.estimator(model, samples, categories=categories)(test_batches)
     ll.record_result(run_dir, epoch, result, fence=log.fence)
@@ -261,7 +261,7 @@ def _log_likelihood_at_end(model, hyper, test_batches, run_dir, log):
 
 
 def _final_metrics(run_dir):
-    rows = ex.read_metrics(run_dir)
+    rows = folders.read_metrics(run_dir)
     final = dict(rows[-1]) if rows else {}
     if 'N' in final:
         final['N'] = int(final['N'])
@@ -288,7 +288,7 @@ def run_vae_for_all_cases(hyper, model_cases, dataset_cases=None, temps=None, nu
         list of dicts (each with the cell's model_type, dataset_name, temp, seed and run_dir).
     """
     base = copy.deepcopy(hyper)
-    ex.check_keys(base, VALID_KEYS)
+    hyper_checks.check_keys(base, VALID_KEYS)
     if seeds is None:
         reps = num_of_repetitions if num_of_repetitions is not None else base.get('num_of_repetitions', 1)
         seeds = [int(base.get('seed', 0)) + r for r in range(int(reps))]
@@ -313,7 +313,7 @@ def load_trained_vae(run_dir, epoch=None):
         posterior samples psi (b, K, S, v); `model.evaluate(batches)` recomputes the test metrics.
     """
     run_dir = Path(run_dir)
-    config = ex.read_config(run_dir)
+    config = folders.read_config(run_dir)
     h = {**default_hyper(), **saved_hyper(config['hyper'])}  # keys added since: the settings the run had
     data = config.get('data')
     if data is None:
@@ -322,8 +322,8 @@ def load_trained_vae(run_dir, epoch=None):
     for key in ('cont_c_linspace', 'disc_c_linspace', 'width_height'):
         h[key] = tuple(h[key])
     model = OptVAE(h, tuple(data['image_shape']), data['likelihood'], prior=load_prior_for(h))
-    manager = ex.checkpoint_manager(run_dir, **model.trackables())
-    ex.restore_epoch(manager, epoch)
+    manager = checkpointing.checkpoint_manager(run_dir, **model.trackables())
+    checkpointing.restore_epoch(manager, epoch)
     return model, h
 
 

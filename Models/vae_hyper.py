@@ -1,6 +1,6 @@
 """The VAE experiments' hyper dict: valid keys, defaults, validation and completion.
 
-No TensorFlow import: the grid scripts' `--status` and the run keys of `Utils/runstore.py` use it on a login node.
+No TensorFlow import: the grid scripts' `--status` and the run keys of `Utils/runs/runstore.py` use it on a login node.
 
     default_hyper()            a fresh dict of defaults
     validate_hyper(hyper)      checked, completed copy (unknown keys and bad values raise HyperError)
@@ -8,7 +8,7 @@ No TensorFlow import: the grid scripts' `--status` and the run keys of `Utils/ru
 """
 from pathlib import Path
 
-from Utils import experiment as ex
+from Utils.runs import hyper_checks
 from Utils.load_data import ARCHITECTURES, DATASETS, LIKELIHOODS
 from Utils.paths import prior_file_name
 from Utils.relaxed.families import FAMILIES
@@ -116,7 +116,7 @@ DERIVED_KEYS = ('num_of_discrete_param', 'num_of_norm_param', 'latent_discrete_n
 (the original's tables pass e.g. num_of_discrete_param=1 for GS, which agrees and is accepted)."""
 CHECKED_DERIVED_KEYS = DERIVED_KEYS[:3]
 """Checked by `validate_hyper`; `iter_per_epoch` depends on the data and is checked where it is computed
-(`Utils.experiment.steps_per_epoch`)."""
+(`Utils.runs.hyper_checks.steps_per_epoch`)."""
 
 
 def default_hyper():
@@ -128,7 +128,7 @@ def default_hyper():
         'run_jv': False, 'gamma': 30., 'cont_c_linspace': (0., 5., 25000), 'disc_c_linspace': (0., 5., 25000),
         'check_every': 1, 'run_with_sample': False, 'num_of_repetitions': 1, 'truncation_option': 'quantile',
         'threshold': 0.99, 'prior_file': None, 'run_closed_form_kl': True, 'width_height': (14, 28, 1),
-        'iter_per_epoch': None, 'seed': 0, 'save_every': 1, 'monitor_gradients': False, 'jit_compile': ex.JIT_AUTO,
+        'iter_per_epoch': None, 'seed': 0, 'save_every': 1, 'monitor_gradients': False, 'jit_compile': hyper_checks.JIT_AUTO,
         'discrete_probs': 'exact', 'latent_discrete_n': None, 'log_likelihood_samples': DEFAULT_LL_SAMPLES,
         'straight_through': False, 'keep_checkpoints': 2, 'keep_epochs': (), 'intra_op_threads': 0,
         'decoder_output': None,
@@ -136,50 +136,50 @@ def default_hyper():
 
 
 def _check_values(h):
-    ex.check_choice('model_type', h['model_type'], tuple(MODEL_TYPES) + tuple(MIXTURE_TYPES))
-    ex.check_choice('dataset_name', h['dataset_name'], DATASETS)
-    ex.check_choice('architecture', h['architecture'], ARCHITECTURES)
-    ex.check_choice('truncation_option', h['truncation_option'], TRUNCATION_OPTIONS)
-    ex.check_choice('discrete_probs', h['discrete_probs'], DISCRETE_PROBS)
-    ex.check_number('temp', h['temp'], low=0., low_open=True)
+    hyper_checks.check_choice('model_type', h['model_type'], tuple(MODEL_TYPES) + tuple(MIXTURE_TYPES))
+    hyper_checks.check_choice('dataset_name', h['dataset_name'], DATASETS)
+    hyper_checks.check_choice('architecture', h['architecture'], ARCHITECTURES)
+    hyper_checks.check_choice('truncation_option', h['truncation_option'], TRUNCATION_OPTIONS)
+    hyper_checks.check_choice('discrete_probs', h['discrete_probs'], DISCRETE_PROBS)
+    hyper_checks.check_number('temp', h['temp'], low=0., low_open=True)
     for key in ('sample_size', 'n_required', 'num_of_discrete_var', 'batch_n', 'epochs', 'check_every',
                 'num_of_repetitions', 'keep_checkpoints'):
-        ex.check_number(key, h[key], low=1, integer=True)
+        hyper_checks.check_number(key, h[key], low=1, integer=True)
     for key in ('num_of_norm_var', 'latent_norm_n', 'save_every', 'seed', 'log_likelihood_samples'):
-        ex.check_number(key, h[key], low=0, integer=True)
-    ex.check_number('learning_rate', h['learning_rate'], low=0., low_open=True)
-    ex.check_number('gamma', h['gamma'], low=0.)
-    ex.check_number('threshold', h['threshold'], low=0., low_open=True, high=1.)
+        hyper_checks.check_number(key, h[key], low=0, integer=True)
+    hyper_checks.check_number('learning_rate', h['learning_rate'], low=0., low_open=True)
+    hyper_checks.check_number('gamma', h['gamma'], low=0.)
+    hyper_checks.check_number('threshold', h['threshold'], low=0., low_open=True, high=1.)
     if h['threshold'] >= 1.:
-        raise ex.HyperError(f'bad threshold {h["threshold"]!r}: must be < 1')
+        raise hyper_checks.HyperError(f'bad threshold {h["threshold"]!r}: must be < 1')
     for key in ('run_jv', 'run_with_sample', 'run_closed_form_kl', 'monitor_gradients', 'straight_through'):
-        ex.check_bool(key, h[key])
-    ex.check_jit_compile(h['jit_compile'])
-    ex.check_intra_op_threads(h['intra_op_threads'])
-    ex.check_epoch_list('keep_epochs', h['keep_epochs'])
+        hyper_checks.check_bool(key, h[key])
+    hyper_checks.check_jit_compile(h['jit_compile'])
+    hyper_checks.check_intra_op_threads(h['intra_op_threads'])
+    hyper_checks.check_epoch_list('keep_epochs', h['keep_epochs'])
     for key in ('cont_c_linspace', 'disc_c_linspace'):
-        ex.check_linspace(key, h[key])
+        hyper_checks.check_linspace(key, h[key])
     if h['prior_file'] is not None and not isinstance(h['prior_file'], (str, Path)):
-        raise ex.HyperError(f'bad prior_file {h["prior_file"]!r}: expected None, one of {", ".join(PRIOR_NAMES)} or '
+        raise hyper_checks.HyperError(f'bad prior_file {h["prior_file"]!r}: expected None, one of {", ".join(PRIOR_NAMES)} or '
                             f'a path')
     if h['decoder_output'] is not None:
-        ex.check_choice('decoder_output', h['decoder_output'], DECODER_OUTPUTS)
+        hyper_checks.check_choice('decoder_output', h['decoder_output'], DECODER_OUTPUTS)
     if h['model_type'] in MIXTURE_TYPES:
         _check_mixture(h)
         return
     family = FAMILIES[MODEL_TYPES[h['model_type']][0]]
     if family.categories(h['n_required']) < 2:
-        raise ex.HyperError(f'bad n_required {h["n_required"]!r}: {family.name} needs at least 2 categories')
+        raise hyper_checks.HyperError(f'bad n_required {h["n_required"]!r}: {family.name} needs at least 2 categories')
 
 
 def _check_mixture(h):
     if h['n_required'] < 2:
-        raise ex.HyperError(f'bad n_required {h["n_required"]!r}: a mixture needs at least 2 components')
+        raise hyper_checks.HyperError(f'bad n_required {h["n_required"]!r}: a mixture needs at least 2 components')
     if h['latent_norm_n'] < 1:
-        raise ex.HyperError(f'bad latent_norm_n {h["latent_norm_n"]!r}: the components need at least 1 dimension')
+        raise hyper_checks.HyperError(f'bad latent_norm_n {h["latent_norm_n"]!r}: the components need at least 1 dimension')
     for key in MIXTURE_EXCLUDED:
         if h[key]:
-            raise ex.HyperError(f'bad {key} {h[key]!r}: model_type {h["model_type"]!r} (a mixture) has no such option')
+            raise hyper_checks.HyperError(f'bad {key} {h[key]!r}: model_type {h["model_type"]!r} (a mixture) has no such option')
 
 
 def _complete_mixture(h):
@@ -210,7 +210,7 @@ def complete_hyper(hyper):
         h['decoder_output'] = 'elu' if LIKELIHOODS[h['dataset_name']] == 'gaussian' else 'linear'
     if h['run_with_sample']:
         h['batch_n'] = SMOKE_BATCH_N
-    h['jit_compile'] = ex.resolve_jit_compile(h['jit_compile'], XLA_WINS[h['architecture']], h['run_with_sample'])
+    h['jit_compile'] = hyper_checks.resolve_jit_compile(h['jit_compile'], XLA_WINS[h['architecture']], h['run_with_sample'])
     for key in ('cont_c_linspace', 'disc_c_linspace', 'width_height'):
         if isinstance(h[key], list):
             h[key] = tuple(h[key])
@@ -225,7 +225,7 @@ def _complete_relaxed(h):
     h['num_of_discrete_param'] = len(family.param_names)
     if mixed:
         if h['latent_norm_n'] < 1:
-            raise ex.HyperError(f'model_type {h["model_type"]!r} has Gaussian latents: latent_norm_n must be >= 1, '
+            raise hyper_checks.HyperError(f'model_type {h["model_type"]!r} has Gaussian latents: latent_norm_n must be >= 1, '
                                 f'got {h["latent_norm_n"]!r} (use {h["model_type"]}_Dis for discrete latents only)')
         h['num_of_norm_param'], h['num_of_norm_var'] = 2, max(1, int(h['num_of_norm_var']))
     else:
@@ -250,12 +250,12 @@ def saved_hyper(hyper):
 def validate_hyper(hyper, run_with_sample=None):
     """Check a hyper dict and return a completed copy (defaults for missing keys, derived keys filled).
 
-    Raises `Utils.experiment.HyperError` (a ValueError) for an unknown key (listing the valid ones), a bad value
+    Raises `Utils.runs.hyper_checks.HyperError` (a ValueError) for an unknown key (listing the valid ones), a bad value
     (naming it and the valid choices or range) or a derived key set to another value than the derived one. The
     argument is never modified.
     """
-    h = ex.merged_hyper(hyper, VALID_KEYS, default_hyper(), run_with_sample)
+    h = hyper_checks.merged_hyper(hyper, VALID_KEYS, default_hyper(), run_with_sample)
     _check_values(h)
     completed = complete_hyper(h)
-    ex.check_derived(hyper, completed, CHECKED_DERIVED_KEYS)
+    hyper_checks.check_derived(hyper, completed, CHECKED_DERIVED_KEYS)
     return completed

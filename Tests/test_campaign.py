@@ -40,7 +40,7 @@ def test_a_smoke_cell_is_pinned_evaluated_and_shipped(tmp_path):
 def _a_run_in_use_is_neither_evaluated_nor_shipped(tmp_path, run_dir):
     """Two drivers finding one finished run: the one that holds its lock evaluates it; the other neither
     evaluates it (exit 4) nor ships it while the records may still change."""
-    from Utils.runstore import EXIT_LOCKED, RunLock
+    from Utils.runs.runstore import EXIT_LOCKED, RunLock
     from Utils.ship_runs import ship
     with RunLock(run_dir, say=lambda _: None):
         other = subprocess.run([sys.executable, 'vae_experiments/milestones.py', '--run-dir', str(run_dir)],

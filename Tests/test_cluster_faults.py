@@ -24,8 +24,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from Utils import cli, runstore
-from Utils.experiment import read_metrics
+from Utils import cli
+from Utils.runs import runstore
+from Utils.runs.folders import read_metrics
 from Utils.relocate_records import absolute_paths, relocate, relocate_text
 
 REPO = Path(__file__).resolve().parents[1]
@@ -367,11 +368,11 @@ def test_a_state_file_naming_torn_checkpoints_falls_back_to_the_newest_complete_
 
 def test_restore_picks_the_newest_complete_checkpoint_of_any_kind(tmp_path):
     import tensorflow as tf
-    from Utils import experiment as ex
+    from Utils.runs import checkpointing
     iteration, weight = tf.Variable(0, dtype=tf.int64), tf.Variable(0.)
 
     def checkpoints():
-        return ex.Checkpoints(tmp_path, max_to_keep=2, keep_epochs=(1,), iteration=iteration, weight=weight)
+        return checkpointing.Checkpoints(tmp_path, max_to_keep=2, keep_epochs=(1,), iteration=iteration, weight=weight)
 
     def state_at(value):
         iteration.assign(value)
@@ -395,9 +396,9 @@ def test_restore_picks_the_newest_complete_checkpoint_of_any_kind(tmp_path):
     assert restorer.skipped and restorer.skipped[0].startswith('checkpoints/ckpt-2 (')
     for data in (tmp_path / 'checkpoints').rglob('*.data-*'):
         data.write_bytes(data.read_bytes()[:4])  # every one torn: an error, never a silent start from scratch
-    with pytest.raises(ex.CheckpointError, match='no complete checkpoint'):
+    with pytest.raises(checkpointing.CheckpointError, match='no complete checkpoint'):
         checkpoints().restore_for_resume()
-    assert ex.Checkpoints(tmp_path / 'new', iteration=iteration).restore_for_resume() is None
+    assert checkpointing.Checkpoints(tmp_path / 'new', iteration=iteration).restore_for_resume() is None
 
 
 # ---------------------------------------------------------------------------------------------------------------------

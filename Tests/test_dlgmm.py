@@ -19,7 +19,7 @@ from Models import dlgmm
 from Models import train_vae as tv
 from Models.VAENet import BernoulliLikelihood
 from Models.vae_hyper import MIXTURE_TYPES
-from Utils import experiment as ex
+from Utils.runs import folders, hyper_checks
 
 tfd = tfp.distributions
 F64 = tf.float64
@@ -268,9 +268,9 @@ def test_mixture_hyper_is_validated():
     for bad, match in (({'n_required': 1}, 'n_required'), ({'latent_norm_n': 0}, 'latent_norm_n'),
                        ({'monitor_gradients': True}, 'monitor_gradients'), ({'run_jv': True}, 'run_jv'),
                        ({'straight_through': True}, 'straight_through')):
-        with pytest.raises(ex.HyperError, match=match):
+        with pytest.raises(hyper_checks.HyperError, match=match):
             tv.validate_hyper(mixture_hyper('DLGMM_IGR', **bad))
-    with pytest.raises(ex.HyperError, match='DLGMM_Kumaraswamy_SB'):
+    with pytest.raises(hyper_checks.HyperError, match='DLGMM_Kumaraswamy_SB'):
         tv.validate_hyper({'model_type': 'DLGMM'})
 
 
@@ -280,7 +280,7 @@ def test_every_mixture_trains_resumes_and_reloads(log_dir, monkeypatch, model_ty
     from Models.OptVAE import OptVAE
     hyper = mixture_hyper(model_type, epochs=3, jit_compile=jit)
     reference = tv.run_vae(hyper, run_with_sample=True)
-    rows = ex.read_metrics(reference['run_dir'])
+    rows = folders.read_metrics(reference['run_dir'])
     assert [r['epoch'] for r in rows] == [1, 2, 3]
     assert all(np.isfinite(r[k]) for r in rows for k in ('TeELBO', 'Kused', 'NMI', 'ACC', 'TrL'))
     assert rows[2]['TrL'] < rows[0]['TrL'] and rows[2]['TeELBO'] > rows[0]['TeELBO']
@@ -311,7 +311,7 @@ def test_every_mixture_trains_resumes_and_reloads(log_dir, monkeypatch, model_ty
     monkeypatch.setattr(OptVAE, 'train_next', original)
     (run_dir,) = [p for p in log_dir.iterdir() if p.name != reference['run_dir'].split('/')[-1]]
     resumed = tv.run_vae(resume_dir=run_dir)
-    assert [r['epoch'] for r in ex.read_metrics(run_dir)] == [1, 2, 3]
+    assert [r['epoch'] for r in folders.read_metrics(run_dir)] == [1, 2, 3]
     for key in ('TeELBO', 'Kused', 'NMI', 'TrL', 'TeLL'):
         assert resumed[key] == pytest.approx(reference[key], rel=1e-6), key
 
@@ -379,11 +379,12 @@ def test_records_table_verdicts_and_check_of_smoke_runs(log_dir, tmp_path):
     for cell in range(4):
         for seed in ('5328', '5945'):
             dlgmm_grid.main(['--preset', 'smoke', '--smoke', '--cell', str(cell), '--set', f'seed={seed}'])
-    folders = sorted(p for p in log_dir.iterdir() if p.name.startswith('vae_'))
-    assert len(folders) == 8
-    for folder in folders:
+    run_dirs = sorted(p for p in log_dir.iterdir() if p.name.startswith("vae_"))
+    assert len(run_dirs) == 8
+    for folder in run_dirs:
         assert dlgmm_records.write_records(folder, say=lambda _: None) == ['mixture_weights.json',
-                                                                          'component_samples.npz']
+                                                                          'component_samples.npz',
+                                                                          'log_likelihood_subset.json']
         assert dlgmm_records.write_records(folder) == []                  # recorded already: nothing again
         record = json.loads((folder / 'mixture_weights.json').read_text())
         assert record['components'] == 5 and record['images'] == sum(record['components_in_use'].values())
@@ -392,6 +393,8 @@ def test_records_table_verdicts_and_check_of_smoke_runs(log_dir, tmp_path):
         assert np.sum(record['most_probable_by_label']) == record['images']
         samples = np.load(folder / 'component_samples.npz')['samples']
         assert samples.shape == (5, dlgmm_records.SAMPLES, 28, 28) and samples.dtype == np.uint8
+        subset = json.loads((folder / 'log_likelihood_subset.json').read_text())
+        assert subset['images'] > 0 and all(np.isfinite(subset[s]['TeLL']) for s in ('100', '1000'))
 
     results = tmp_path / 'results'
     shutil.copytree(log_dir, results / dlgmm_report.RUNS)
@@ -401,6 +404,7 @@ def test_records_table_verdicts_and_check_of_smoke_runs(log_dir, tmp_path):
     assert (out / 'dlgmm_weights.png').stat().st_size > 0 and (out / 'dlgmm_components.png').stat().st_size > 0
     summary = pd.read_csv(out / 'tables' / 'dlgmm_summary.csv')
     assert list(summary['model_type']) == list(dlgmm_report.VARIANTS) and set(summary['n_runs']) == {2}
+    assert summary['TeLL_1000_gain_mean'].notna().all()
     claims = pd.read_csv(out / 'tables' / 'dlgmm_claims.csv')
     assert len(claims) == 4 and set(claims['n']) == {2}
     for row in claims.itertuples():                                      # the CI is the paired t interval

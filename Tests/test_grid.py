@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from Utils import grid
+from Utils.runs import grid
 from Utils.paths import REPO_ROOT
 
 BASE = {'dataset_name': 'mnist', 'model_type': 'GS_Dis', 'temp': 0.5, 'epochs': 100, 'seed': 0,
@@ -136,7 +136,7 @@ def test_script_command_line(tmp_path):
     script.write_text(
         'import sys\n'
         f'sys.path.insert(0, {str(REPO_ROOT)!r})\n'
-        'from Utils.grid import enumerate_cells, run_grid\n'
+        'from Utils.runs.grid import enumerate_cells, run_grid\n'
         "hyper = {'temp': 1.0, 'seed': 0, 'epochs': 3}\n"
         "def run_cell(cell):\n"
         "    print('RAN', cell['model_type'], cell['temp'], cell['seed'])\n"

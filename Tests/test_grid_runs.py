@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from Models.vae_hyper import validate_hyper
-from Utils import runstore
-from Utils.experiment import read_metrics
+from Utils.runs import runstore
+from Utils.runs.folders import read_metrics
 from vae_experiments import discrete_grid
 
 REPO = Path(__file__).resolve().parents[1]

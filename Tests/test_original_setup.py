@@ -114,11 +114,11 @@ def test_a_short_real_fashion_mnist_run_stays_below_the_density_bound(tmp_path, 
     monkeypatch.setenv('IGR_SMOKE_TRAIN_N', '600')
     final = tv.run_vae({'dataset_name': 'fmnist', 'model_type': 'IGR_I_Dis', 'temp': 1.0, 'epochs': 3,
                         'num_of_discrete_var': 10, 'log_likelihood_samples': 0}, run_with_sample=True)
-    from Utils import experiment as ex
-    rows = ex.read_metrics(final['run_dir'])
+    from Utils.runs import folders
+    rows = folders.read_metrics(final['run_dir'])
     assert [r['epoch'] for r in rows] == [1, 2, 3]
     bound = 784 * PIXEL_BOUND                                                        # 189.9 nats per image
     for row in rows:
         for key in ('TeELBO', 'TeELBOC', 'TeELBOD'):
             assert np.isfinite(row[key]) and row[key] <= bound, (key, row)
-    assert ex.read_config(final['run_dir'])['hyper']['decoder_output'] == 'elu'
+    assert folders.read_config(final['run_dir'])['hyper']['decoder_output'] == 'elu'

@@ -7,9 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from Utils import paths, replication
+from Utils import paths
+from Utils.results import replication
 from Utils.load_data import mnist_path
-from Utils.replication import Case, Comparison, Records
+from Utils.results.replication import Case, Comparison, Records
 
 
 @pytest.mark.parametrize('df', [1, 2, 3, 4, 5, 8, 11, 30])

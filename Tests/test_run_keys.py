@@ -2,12 +2,11 @@
 key of its own (so an old folder is never resumed or tabulated as the new model's run)."""
 import json
 import re
-from pathlib import Path
 
 import pytest
 
 from Utils.paths import REPO_ROOT
-from Utils.runstore import key_of_config
+from Utils.runs.runstore import key_of_config
 
 SHIPPED = sorted(p for p in (REPO_ROOT / 'Results').glob('runs*/*') if (p / 'config.json').is_file())
 UNCHANGED_BY_SETUP = ('GS', 'IGR_SB_Finite')
@@ -32,7 +31,7 @@ def test_every_shipped_folder_keeps_its_run_key(folder):
 
 def _evidence_cells():
     from structure_output_prediction import sop
-    from Utils.grid import enumerate_cells
+    from Utils.runs.grid import enumerate_cells
     from vae_experiments import discrete_grid, jv_grid
     vae = [c for p in ('evidence_mnist_cv', 'evidence_mnist_20', 'evidence_fmnist_cv')
            for c in discrete_grid.grid_cells(p)] + jv_grid.grid_cells('evidence_mnist')
@@ -65,7 +64,7 @@ def test_a_learned_prior_cell_is_the_ablation_run():
 
 def test_old_fashion_mnist_configs_read_as_the_linear_decoder():
     from Models.vae_hyper import saved_hyper, validate_hyper
-    from Utils.runstore import run_key
+    from Utils.runs.runstore import run_key
     old = {'dataset_name': 'fmnist', 'model_type': 'GS_Dis', 'n_required': 10}
     assert validate_hyper(saved_hyper(old))['decoder_output'] == 'linear'
     assert run_key(validate_hyper(saved_hyper(old))) != run_key(validate_hyper(old))

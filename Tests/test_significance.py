@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from Utils import significance as sig
+from Utils.results import significance as sig
 
 
 @pytest.mark.parametrize('df', [0.7, 1., 2.7, 2.941, 4.3, 7.9, 30.5, 300.])

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from Models import SOPOptimizer as so
 from Models.SOP import SOP_MODEL_TYPES, BernoulliUnits, SOPNet
-from Utils import experiment as ex
+from Utils.runs import hyper_checks
 
 
 @pytest.fixture(autouse=True)
@@ -95,13 +95,13 @@ def test_sb_units_reach_both_values_at_low_temperature():
 
 # ---- hyper -------------------------------------------------------------------------------------------------------
 def test_bad_hyper_is_rejected_with_clear_errors():
-    with pytest.raises(ex.HyperError, match=r"unknown hyper key\(s\) \['tmp'\]; valid keys are"):
+    with pytest.raises(hyper_checks.HyperError, match=r"unknown hyper key\(s\) \['tmp'\]; valid keys are"):
         so.validate_hyper({'tmp': 0.5})
-    with pytest.raises(ex.HyperError, match=r"bad model_type 'IGR_SB_Finite'; valid choices are: GS, IGR_I"):
+    with pytest.raises(hyper_checks.HyperError, match=r"bad model_type 'IGR_SB_Finite'; valid choices are: GS, IGR_I"):
         so.validate_hyper({'model_type': 'IGR_SB_Finite'})
-    with pytest.raises(ex.HyperError, match='temp'):
+    with pytest.raises(hyper_checks.HyperError, match='temp'):
         so.validate_hyper({'temp': 0.})
-    with pytest.raises(ex.HyperError, match='width_height'):
+    with pytest.raises(hyper_checks.HyperError, match='width_height'):
         so.validate_hyper({'width_height': (28, 28, 1)})
     hyper = {'model_type': 'GS'}
     assert so.validate_hyper(hyper, run_with_sample=True)['batch_n'] == so.SMOKE_BATCH_N and hyper == {'model_type': 'GS'}
@@ -145,7 +145,7 @@ def test_resume_continues_the_same_run_exactly(smoke_data, monkeypatch):
     assert [int(r['epoch']) for r in read_rows(first['run_dir'])] == [1, 2]
     for key in ('TeNLL', 'TeNLLD', 'TeNLLMS', 'TrL'):
         assert resumed[key] == pytest.approx(straight[key], rel=1e-4)
-    with pytest.raises(ex.HyperError, match='temp'):
+    with pytest.raises(hyper_checks.HyperError, match='temp'):
         so.run_sop(smoke_hyper('GS', epochs=3, temp=0.9), run_with_sample=True, resume_dir=first['run_dir'],
                    data=smoke_data)
 

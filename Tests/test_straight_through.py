@@ -9,8 +9,8 @@ import tensorflow as tf
 from Models import train_vae as tv
 from Models.OptVAE import OptVAE
 from Utils import Distributions as dist
-from Utils import experiment as ex
-from Utils import results_io
+from Utils.runs import hyper_checks
+from Utils.results import results_io
 
 DISCRETE_MODELS = ['GS_Dis', 'IGR_I_Dis', 'IGR_Planar_Dis', 'IGR_SB_Finite_Dis', 'IGR_SB_Dis']
 
@@ -88,5 +88,5 @@ def test_straight_through_runs_get_rows_of_their_own(tmp_path):
 
 
 def test_bad_value_is_refused():
-    with pytest.raises(ex.HyperError, match='straight_through'):
+    with pytest.raises(hyper_checks.HyperError, match='straight_through'):
         tv.validate_hyper({'straight_through': 'yes'})

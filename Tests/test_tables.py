@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from Utils import results_io
+from Utils.results import results_io
 from structure_output_prediction import make_tables as sop_tables
 from vae_experiments import make_tables as vae_tables
 

@@ -5,7 +5,7 @@ import pytest
 
 from Models import train_vae as tv
 from Models.OptVAE import MODEL_TYPES
-from Utils.experiment import HyperError
+from Utils.runs.hyper_checks import HyperError
 
 
 def test_defaults_are_valid_and_fresh():

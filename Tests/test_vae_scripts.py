@@ -164,7 +164,7 @@ def test_jv_grid_smoke(folders):
     cells = jv_grid.grid_cells()
     index = next(i for i, c in enumerate(cells) if c['model_type'] == 'IGR_I' and c['dataset_name'] == 'mnist')
     (final,) = jv_grid.main(['--smoke', '--set', 'epochs=1', '--cell', str(index)])
-    from Utils.results_io import load_config
+    from Utils.results.results_io import load_config
     hyper = load_config(final['run_dir'])['hyper']
     assert hyper['run_jv'] and hyper['architecture'] == 'conv_jointvae' and hyper['latent_norm_n'] == 10
     assert np.isfinite(final['TeJV'])

@@ -8,7 +8,8 @@ import pytest
 
 from Models import train_vae as tv
 from Models.OptVAE import MODEL_TYPES, OptVAE
-from Utils import experiment as ex
+from Utils import paths
+from Utils.runs import folders, hyper_checks
 
 STEPS_PER_EPOCH = 8  # 40 smoke-mode training images, batch 5
 
@@ -37,7 +38,7 @@ def smoke_hyper(model_type, **overrides):
 def test_every_model_type_trains_with_finite_decreasing_loss(model_type):
     hyper = smoke_hyper(model_type)
     final = tv.run_vae(hyper, run_with_sample=True)
-    rows = ex.read_metrics(final['run_dir'])
+    rows = folders.read_metrics(final['run_dir'])
     assert [r['epoch'] for r in rows] == [1, 2]
     for row in rows:
         assert all(np.isfinite(row[k]) for k in tv.METRIC_COLUMNS)
@@ -62,9 +63,9 @@ def test_run_folder_layout(log_dir):
     assert lines[0].startswith('Epoch    1 || TeELBO ') and lines[0].endswith(f'sec || i: {STEPS_PER_EPOCH} ||')
     assert 'TeJV' not in lines[0]  # the JointVAE objective is printed only for runs trained on it (csv keeps it)
     assert tv.shown_metrics({'run_jv': True}) == tv.METRIC_COLUMNS
-    assert ex.read_status(run)['finished'] and ex.read_status(run)['epochs_done'] == 2
+    assert folders.read_status(run)['finished'] and folders.read_status(run)['epochs_done'] == 2
     assert json.loads((run / 'final_metrics.json').read_text())['epoch'] == 2
-    grads = ex.read_metrics(run, 'gradients.csv')
+    grads = folders.read_metrics(run, 'gradients.csv')
     assert [g['epoch'] for g in grads] == [1, 2] and all(0. <= g['vanished_pct'] <= 100. for g in grads)
     assert {p.name for p in (run / 'images').iterdir()} >= {'reconstructions.png', 'samples.png',
                                                            'traversal_discrete.png'}
@@ -112,21 +113,21 @@ def test_resume_after_interruption_continues_without_gaps(monkeypatch, model_typ
     with pytest.raises(KeyboardInterrupt):
         tv.run_vae(hyper, run_with_sample=True)
     monkeypatch.setattr(OptVAE, 'train_next', original)
-    run_dirs = [p for p in ex.paths.log_dir().iterdir() if p.name != reference['run_dir'].split('/')[-1]]
+    run_dirs = [p for p in paths.log_dir().iterdir() if p.name != reference['run_dir'].split('/')[-1]]
     assert len(run_dirs) == 1
     run_dir = run_dirs[0]
-    assert [r['epoch'] for r in ex.read_metrics(run_dir)] == [1, 2, 3]
-    assert ex.read_status(run_dir) == {'epochs_done': 3, 'finished': False, 'checkpoint_epoch': 2}
+    assert [r['epoch'] for r in folders.read_metrics(run_dir)] == [1, 2, 3]
+    assert folders.read_status(run_dir) == {'epochs_done': 3, 'finished': False, 'checkpoint_epoch': 2}
 
     resumed = tv.run_vae(resume_dir=run_dir)
-    rows = ex.read_metrics(run_dir)
+    rows = folders.read_metrics(run_dir)
     assert [r['epoch'] for r in rows] == [1, 2, 3, 4]
-    assert ex.read_status(run_dir)['finished']
+    assert folders.read_status(run_dir)['finished']
     assert '# resumed at the end of epoch 2' in (run_dir / 'train.log').read_text()
     # the data order and the noise are checkpointed functions of (seed, epoch): resuming is exact
     for key in ('TeELBO', 'TeELBOD', 'TrL'):
         assert resumed[key] == pytest.approx(reference[key], rel=1e-5), key
-    with pytest.raises(ex.HyperError, match='temp'):
+    with pytest.raises(hyper_checks.HyperError, match='temp'):
         tv.run_vae({**hyper, 'temp': 0.7}, run_with_sample=True, resume_dir=run_dir)
 
 
@@ -135,9 +136,9 @@ def test_non_finite_loss_stops_with_a_clear_error(monkeypatch):
     monkeypatch.setattr(OptVAE, 'loss', lambda self, terms: original(self, terms) * float('nan'))
     with pytest.raises(tv.NonFiniteLossError, match=r'epoch 1, step 1 .*global iteration 1'):
         tv.run_vae(smoke_hyper('IGR_I_Dis'), run_with_sample=True)
-    run_dir = next(ex.paths.log_dir().iterdir())
-    assert 'Non-finite' in ex.read_status(run_dir)['error']
-    assert not ex.read_status(run_dir)['finished']
+    run_dir = next(paths.log_dir().iterdir())
+    assert 'Non-finite' in folders.read_status(run_dir)['error']
+    assert not folders.read_status(run_dir)['finished']
 
 
 def test_run_for_all_cases_leaves_the_callers_dicts_alone():

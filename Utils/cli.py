@@ -8,9 +8,9 @@ Exit codes (the same for every script; docs/hpc.md, "Exit codes"):
     0  done (a finished grid cell that was skipped included)
     1  an unexpected error: Python's traceback is kept, since it is a bug to report
     2  bad input: command line, hyper value (HyperError), grid, cell or preset (GridError), lock settings
-    3  stopped by SIGTERM / SIGUSR1 / SIGINT after writing a checkpoint: run again to resume (Utils.runstore)
-    4  the cell is in use (trained or evaluated) by another live process (Utils.runstore)
-    5  this process lost its cell's lock to another process and stopped without writing (Utils.runstore)
+    3  stopped by SIGTERM / SIGUSR1 / SIGINT after writing a checkpoint: run again to resume (Utils.runs.runstore)
+    4  the cell is in use (trained or evaluated) by another live process (Utils.runs.runstore)
+    5  this process lost its cell's lock to another process and stopped without writing (Utils.runs.runstore)
     6  a dataset is missing or damaged: the message says how to repair it (`make data`)
 
 A known error is recognised by its class; the classes are looked up only in modules already imported, so this
@@ -27,15 +27,15 @@ EXIT_DATA = 6
 KNOWN_ERRORS = (
     ('Utils.load_data', 'MissingDataError', EXIT_DATA, 'data error'),
     ('Utils.load_data', 'DataIntegrityError', EXIT_DATA, 'data error'),
-    ('Utils.experiment', 'HyperError', EXIT_USAGE, 'error'),
-    ('Utils.grid', 'GridError', EXIT_USAGE, 'error'),
-    ('Utils.runstore', 'LockSettingError', EXIT_USAGE, 'error'),
-    ('Utils.runstore', 'LockHeld', 4, 'locked'),
-    ('Utils.runstore', 'LockLost', 5, 'lock lost'),
-    ('Utils.experiment', 'Interrupted', 3, 'interrupted'),
+    ('Utils.runs.hyper_checks', 'HyperError', EXIT_USAGE, 'error'),
+    ('Utils.runs.grid', 'GridError', EXIT_USAGE, 'error'),
+    ('Utils.runs.runstore', 'LockSettingError', EXIT_USAGE, 'error'),
+    ('Utils.runs.runstore', 'LockHeld', 4, 'locked'),
+    ('Utils.runs.runstore', 'LockLost', 5, 'lock lost'),
+    ('Utils.runs.stop_signals', 'Interrupted', 3, 'interrupted'),
 )
 """(module, class, exit code, word shown before the message), most specific first. The codes 3-5 are the ones of
-`Utils.runstore` (EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_LOCK_LOST), restated here to keep this module import-free;
+`Utils.runs.runstore` (EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_LOCK_LOST), restated here to keep this module import-free;
 Tests/test_cluster_faults.py checks that they agree."""
 
 

@@ -18,7 +18,7 @@ import tensorflow_probability as tfp
 
 from Utils.paths import prior_file_name  # noqa: F401  (re-exported)
 from Utils.relaxed.families import FAMILIES, get_family
-from Utils.results_io import markdown_lines
+from Utils.results.results_io import markdown_lines
 
 tfd = tfp.distributions
 

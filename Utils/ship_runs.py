@@ -5,11 +5,11 @@
 
 What is copied: config.json, metrics.csv, gradients.csv, status.json, final_metrics.json, train.log,
 log_likelihood.json, the evaluations at kept checkpoints vertex_distance.json and gradient_variance.csv
-(`vae_experiments/milestones.py`), and a mixture's mixture_weights.json and component_samples.npz
-(`vae_experiments/dlgmm_records.py`) (the files the table and figure scripts read, plus the readable log).
-Checkpoints, TensorBoard files and images stay behind. Only finished runs are copied, and not while a live process
-holds their lock (being evaluated); a folder already shipped is replaced when the source has at least as many epochs
-and its records differ (e.g. a log-likelihood estimate added later).
+(`vae_experiments/milestones.py`), and a mixture's mixture_weights.json, component_samples.npz and
+log_likelihood_subset.json (`vae_experiments/dlgmm_records.py`) (the files the table and figure scripts read, plus the
+readable log). Checkpoints, TensorBoard files and images stay behind. Only finished runs are copied, and not while a
+live process holds their lock (being evaluated); a folder already shipped is replaced when the source has at least as
+many epochs and its records differ (e.g. a log-likelihood estimate added later).
 Records are copied relocatable: an absolute path of the run folder in them (written by older code) becomes the
 folder's name (`Utils/relocate_records.py`).
 """
@@ -23,7 +23,7 @@ from Utils.relocate_records import relocated_bytes
 
 RECORD_FILES = ('config.json', 'metrics.csv', 'gradients.csv', 'status.json', 'final_metrics.json', 'train.log',
                 'log_likelihood.json', 'vertex_distance.json', 'gradient_variance.csv', 'mixture_weights.json',
-                'component_samples.npz')
+                'component_samples.npz', 'log_likelihood_subset.json')
 
 
 def _status(folder):
@@ -35,7 +35,7 @@ def _status(folder):
 
 def _in_use(folder):
     """True while a live process holds the folder's lock (a milestone evaluation still writing records)."""
-    from Utils.runstore import lock_state
+    from Utils.runs.runstore import lock_state
     state = lock_state(folder)
     return state is not None and not state[1]
 

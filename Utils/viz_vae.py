@@ -1,6 +1,6 @@
 """Plotting helpers shared by the VAE figure scripts (Figures 3, 4 and 5).
 
-Runs are chosen from the table of run folders (`Utils.results_io.collect_runs`: one row per `Log/<run>/`, with the
+Runs are chosen from the table of run folders (`Utils.results.results_io.collect_runs`: one row per `Log/<run>/`, with the
 hyper values as columns) by their hyper values, never by folder names.  Curves of several repetitions are
 summarised per epoch as mean and standard deviation.
 
@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from Utils.relaxed.families import FAMILIES
-from Utils.results_io import select_runs  # noqa: F401  (the figure scripts' run filter)
+from Utils.results.results_io import select_runs  # noqa: F401  (the figure scripts' run filter)
 
 MODEL_LABELS = {model_type: family.label for name, family in FAMILIES.items()
                 for model_type in (name, f'{name}_Dis')}
@@ -180,12 +180,12 @@ def chosen_panels(args, panels):
 
 
 def load_vae_runs(log_dir=None, dataset_name=None, include_smoke=False, finished_only=False, run_jv=False):
-    """Run table (one row per run folder) of VAE runs on a dataset, read through `Utils.results_io`.
+    """Run table (one row per run folder) of VAE runs on a dataset, read through `Utils.results.results_io`.
 
     Smoke runs (run_with_sample=True) are left out unless `include_smoke`; `run_jv` selects ELBO (False) or
     JointVAE (True) runs, None keeps both.
     """
-    from Utils.results_io import collect_runs
+    from Utils.results.results_io import collect_runs
     runs = collect_runs(log_dir, experiment='vae', finished_only=finished_only, include_smoke=include_smoke)
     if not len(runs):
         return runs

@@ -11,7 +11,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 import argparse
 
-from Utils import results_io
+from Utils.results import results_io
 
 METRICS = ('TeNLL', 'TeNLLD', 'TeNLLMS')
 

@@ -7,7 +7,7 @@ Each run writes `Log/sop_mnist_<model>_t<temp>_s<seed>_<time>/` with `metrics.cs
 (`epoch,TeNLL,TeNLLD,TeNLLMS,TrL,seconds`, nats per image) and `images/lower_half.png`.
 
 Edit HYPER / MODEL_CASES / TEMPS / SEEDS below, or pick a preset with IGR_SOP_PRESET=<name> (PRESETS).
-Command line (Utils/grid.py):
+Command line (Utils/runs/grid.py):
     python3 structure_output_prediction/sop.py --list          # numbered cells
     python3 structure_output_prediction/sop.py --cell 0        # one run (or SLURM_ARRAY_TASK_ID=0)
     python3 structure_output_prediction/sop.py                 # every cell, one after the other
@@ -24,7 +24,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 import os
 
 from Models.sop_hyper import default_hyper, validate_hyper
-from Utils.grid import GridError, enumerate_cells, run_grid
+from Utils.runs.grid import GridError, enumerate_cells, run_grid
 
 HYPER = {**default_hyper(), 'epochs': 50, 'batch_n': 64, 'learning_rate': 3e-4, 'units': 200,
          'stochastic_layers': 2, 'sample_size': 1, 'test_sample_size': 100, 'check_every': 5, 'seed': 0,
@@ -63,14 +63,14 @@ def run_cell(cell, smoke=False, run_dir=None):
 
 
 def run_store(log_dir=None):
-    """The SOP run folders under the log directory, by cell (Utils/runstore.py)."""
-    from Utils.runstore import RunStore
+    """The SOP run folders under the log directory, by cell (Utils/runs/runstore.py)."""
+    from Utils.runs.runstore import RunStore
     return RunStore('sop', validate_hyper, 'TeNLL', log_dir)
 
 
 def make_table(log_dir=None, out_dir=None, include_unfinished=False, include_smoke=False):
     """Table 3 from the SOP run folders -> (summary DataFrame, csv path, md path)."""
-    from Utils import results_io
+    from Utils.results import results_io
     return results_io.build_table(
         'table3', 'Table 3: structured output prediction on binarized MNIST, test NLL (nats per image)',
         ('TeNLL', 'TeNLLD', 'TeNLLMS'), experiment='sop', log_dir=log_dir, out_dir=out_dir,

@@ -24,7 +24,7 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt
 
 from Models.SOPOptimizer import load_sop_data, load_trained_sop
-from Utils import results_io
+from Utils.results import results_io
 from Utils.paths import results_dir
 
 SETTINGS = {'digits': 10, 'seed': 0, 'models': ('GS', 'IGR_I', 'IGR_Planar', 'IGR_SB'),

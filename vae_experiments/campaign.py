@@ -38,7 +38,7 @@ import time  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 
 from Utils import paths  # noqa: E402
-from Utils.runstore import EXIT_INTERRUPTED, EXIT_LOCK_LOST, EXIT_LOCKED  # noqa: E402
+from Utils.runs.runstore import EXIT_INTERRUPTED, EXIT_LOCK_LOST, EXIT_LOCKED  # noqa: E402
 
 PARTS = ('mnist', 'sop', 'fmnist', 'jv')
 """The default parts, in their order."""
@@ -119,7 +119,7 @@ def plan(parts=PARTS, models=(), budget='paper'):
                                  jv_grid.grid_cells(presets['jv']), models, None, ship_to)
         elif part == 'sop':
             from structure_output_prediction import sop
-            from Utils.grid import enumerate_cells
+            from Utils.runs.grid import enumerate_cells
             hyper, model_cases, temps, seeds = sop.settings(presets['sop'])
             tasks += _seed_major(part, 'structure_output_prediction/sop.py', presets['sop'],
                                  enumerate_cells(hyper, model_cases, None, temps, seeds), models, None, ship_to)
@@ -145,14 +145,14 @@ def _store(task, log_dir):
 def with_options(tasks, overrides=None, smoke=False):
     """The tasks with `--set` overrides (a dict) and smoke mode applied to their cells and command lines."""
     from dataclasses import replace
-    from Utils.grid import _final_cell
+    from Utils.runs.grid import _final_cell
     extra = tuple(a for key, value in (overrides or {}).items() for a in ('--set', f'{key}={value!r}'))
     extra += ('--smoke',) if smoke else ()
     return [replace(t, cell=_final_cell(t.cell, overrides or {}, smoke), extra=extra) for t in tasks]
 
 
 def state_of(task, log_dir):
-    """(state, text, run folder or None) of a task's cell in `log_dir` (Utils/runstore.py)."""
+    """(state, text, run folder or None) of a task's cell in `log_dir` (Utils/runs/runstore.py)."""
     store = _store(task, log_dir)
     run = store.current(task.cell)
     state, text = store.state(task.cell, int(task.cell['epochs']))
@@ -278,7 +278,7 @@ def main(argv=None):
     parser.add_argument('--limit', type=int, default=None, help='only the first N cells of the plan')
     args = parser.parse_args(argv)
     models = tuple(m for m in args.models.split(',') if m)
-    from Utils.grid import GridError, _parse_set
+    from Utils.runs.grid import GridError, _parse_set
     try:
         overrides = _parse_set(args.set)
     except GridError as err:

@@ -20,7 +20,7 @@ What it reproduces
 Settings
     Edit BASE_HYPER, MODEL_CASES, DATASET_CASES, TEMPS, SEEDS below, or pick a preset (`--preset`); every cell
     writes its own folder `Log/vae_<dataset>_<model>_t<temp>_s<seed>_k<run key>/` (config.json, metrics.csv, ...);
-    running a cell again skips it when finished and resumes it when not (`--status`, `--restart`: Utils/grid.py).
+    running a cell again skips it when finished and resumes it when not (`--status`, `--restart`: Utils/runs/grid.py).
 
 Usage (from the repository root)
     python3 vae_experiments/discrete_grid.py --list                      # numbered cells of Table 1
@@ -45,7 +45,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 import argparse  # noqa: E402
 
-from Utils.grid import GridError, enumerate_cells, run_grid  # noqa: E402
+from Utils.runs.grid import GridError, enumerate_cells, run_grid  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Editable settings
@@ -186,14 +186,14 @@ def run_cell(cell, smoke=False, run_dir=None):
 
 
 def run_store(log_dir=None):
-    """The VAE run folders under the log directory, by cell (Utils/runstore.py)."""
+    """The VAE run folders under the log directory, by cell (Utils/runs/runstore.py)."""
     from Models.vae_hyper import saved_hyper, validate_hyper
-    from Utils.runstore import RunStore
+    from Utils.runs.runstore import RunStore
     return RunStore('vae', validate_hyper, 'TeELBO', log_dir, saved=saved_hyper)
 
 
 def parse_preset(argv, presets, default, description):
-    """Split `--preset NAME` off the command line; the rest goes to `Utils.grid.run_grid`."""
+    """Split `--preset NAME` off the command line; the rest goes to `Utils.runs.grid.run_grid`."""
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument('--preset', default=default, choices=list(presets))
     args, rest = parser.parse_known_args(argv)

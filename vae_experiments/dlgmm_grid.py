@@ -35,7 +35,7 @@ import sys
 import pathlib
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from Utils.grid import GridError, enumerate_cells, run_grid  # noqa: E402
+from Utils.runs.grid import GridError, enumerate_cells, run_grid  # noqa: E402
 from vae_experiments.discrete_grid import parse_preset, run_cell, run_store  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -7,6 +7,9 @@ From a DLGMM run's last checkpoint (or `--epoch`), over the 10,000 test images, 
                            probable component against the test label (the clustering behind NMI and ACC).
     component_samples.npz  `samples` (T, SAMPLES, H, W) uint8: per component, SAMPLES decoded draws z ~ N(m_k, I)
                            (pixel means x 255, rounded), seeded; the figure's "decoded samples per component".
+    log_likelihood_subset.json  TeLL at S = 100 and S = 1000 on the first SUBSET_IMAGES test images (the same images,
+                           the project's estimator, `Models/dlgmm.MixtureLogLikelihood`): how far the S = 100 values
+                           of the table are from S = 1000, at a tenth of the cost of S = 1000 on the whole test set.
 E[pi_k | x] is exact (`MixtureLatent.expected_log_weights`), over the components of the evaluated model: the test
 set's truncation level N of the run's last metrics row (all T for the untruncated types), as the run's TeLL is.
 What is recorded already is not computed again. The run's lock is held while writing (as `milestones.py`).
@@ -24,12 +27,15 @@ import io  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from Utils import experiment as ex  # noqa: E402
+from Utils.runs import folders  # noqa: E402
 
 WEIGHTS_FILE = 'mixture_weights.json'
 SAMPLES_FILE = 'component_samples.npz'
+SUBSET_FILE = 'log_likelihood_subset.json'
 SAMPLES = 6
 SAMPLES_SEED = 0
+SUBSET_IMAGES = 1000
+SUBSET_S = (100, 1000)
 
 
 def weight_summary(expected, labels, used_weight):
@@ -78,30 +84,46 @@ def write_records(run_dir, epoch=None, say=print):
     from Models.dlgmm import USED_WEIGHT
     from Utils.load_data import load_dataset
     run_dir = pathlib.Path(run_dir)
-    todo = [name for name in (WEIGHTS_FILE, SAMPLES_FILE) if not (run_dir / name).is_file()]
+    todo = [name for name in (WEIGHTS_FILE, SAMPLES_FILE, SUBSET_FILE) if not (run_dir / name).is_file()]
     if not todo:
         return []
     model, h = tv.load_trained_vae(run_dir, epoch)
     if not getattr(model.latent, 'owns_objective', False):
         raise SystemExit(f'dlgmm_records: {run_dir.name} is not a mixture run (model_type {h["model_type"]!r})')
-    rows = {int(r['epoch']): r for r in ex.read_metrics(run_dir)}
+    rows = {int(r['epoch']): r for r in folders.read_metrics(run_dir)}
     epoch = max(rows) if epoch is None else int(epoch)
     categories = int(rows[epoch]['N'])
+    spec = load_dataset(h['dataset_name'], h['architecture'], h['run_with_sample'])
     if WEIGHTS_FILE in todo:
-        spec = load_dataset(h['dataset_name'], h['architecture'], h['run_with_sample'])
         expected = expected_weights(model, tv._test_batches(spec.x_test), categories)
         labels = None if spec.y_test is None else np.asarray(spec.y_test[:len(expected)], np.int64)
         record = {'epoch': epoch, 'N': categories,
                   **weight_summary(expected, labels, USED_WEIGHT)}
-        ex.write_json(run_dir / WEIGHTS_FILE, record)
+        folders.write_json(run_dir / WEIGHTS_FILE, record)
         say(f'{run_dir.name}: {WEIGHTS_FILE} ({sum(w > USED_WEIGHT for w in record["mean_weight"])} components with '
             f'mean weight > {USED_WEIGHT:g})')
     if SAMPLES_FILE in todo:
         buffer = io.BytesIO()
         np.savez_compressed(buffer, samples=component_samples(model))
-        ex.write_bytes(run_dir / SAMPLES_FILE, buffer.getvalue())
+        folders.write_bytes(run_dir / SAMPLES_FILE, buffer.getvalue())
         say(f'{run_dir.name}: {SAMPLES_FILE}')
+    if SUBSET_FILE in todo:
+        record = subset_log_likelihoods(model, spec.x_test[:SUBSET_IMAGES], categories)
+        folders.write_json(run_dir / SUBSET_FILE, {'epoch': epoch, 'N': categories, **record})
+        say(f'{run_dir.name}: {SUBSET_FILE} (' + ', '.join(f'S = {s}: TeLL {record[str(s)]["TeLL"]:.3f}'
+                                                          for s in SUBSET_S) + ')')
     return todo
+
+
+def subset_log_likelihoods(model, x, categories, samples=SUBSET_S):
+    """{'images': n, '<S>': {'TeLL', 'TeLL_se', 'LL_seconds'}} on the images x, for each S in `samples`."""
+    from Models import train_vae as tv
+    batches = tv._test_batches(x)
+    record = {'images': int(len(x))}
+    for s in samples:
+        result = model.latent.log_likelihood_estimator(model, s, categories=categories)(batches)
+        record[str(s)] = {k: result[k] for k in ('TeLL', 'TeLL_se', 'LL_seconds')}
+    return record
 
 
 def main(argv=None):
@@ -112,7 +134,7 @@ def main(argv=None):
     run_dir = pathlib.Path(args.run_dir)
     if not (run_dir / 'config.json').is_file():
         raise SystemExit(f'dlgmm_records: no run folder {run_dir} (no config.json there)')
-    from Utils.runstore import RunLock
+    from Utils.runs.runstore import RunLock
     with RunLock(run_dir, say=print):
         write_records(run_dir, args.epoch)
     return 0

@@ -2,10 +2,11 @@
 
 Writes into `Results/dlgmm/` (or `--out-dir`):
     tables/dlgmm_summary.md|csv   per stick variant, mean ± std over seeds of the final epoch's TeELBO, TeLL (S as
-                                  recorded), the truncation level N, Kused (components in use per image), the
+                                  recorded), the gain of TeLL from S = 100 to S = 1000 on the first 1,000 test
+                                  images (`log_likelihood_subset.json`), the truncation level N, Kused (components in use per image), the
                                   components whose mean weight over the test set exceeds 1%, NMI and ACC
     tables/dlgmm_claims.md|csv    IGR's Gaussian sticks against the Kumaraswamy sticks, paired over seeds (the
-                                  evidence's rule, `Utils/replication.py`), with the 95% confidence interval of the
+                                  evidence's rule, `Utils/results/replication.py`), with the 95% confidence interval of the
                                   mean difference
     dlgmm_weights.png             per variant: the mean weight of each component (seeds as dots) and the number of
                                   components in use per image
@@ -29,8 +30,10 @@ from types import SimpleNamespace  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from Utils import paths, replication, significance  # noqa: E402
-from Utils.results_io import collect_runs, format_mean_std, markdown_table, summarize_runs  # noqa: E402
+from Utils import paths  # noqa: E402
+from Utils.results import significance  # noqa: E402
+from Utils.results import replication  # noqa: E402
+from Utils.results.results_io import collect_runs, format_mean_std, markdown_table, summarize_runs  # noqa: E402
 
 RUNS = 'runs_dlgmm'
 OUT = 'dlgmm'
@@ -39,11 +42,11 @@ TABLES = ('dlgmm_summary', 'dlgmm_claims')
 VARIANTS = ('DLGMM_Kumaraswamy', 'DLGMM_Kumaraswamy_SB', 'DLGMM_IGR', 'DLGMM_IGR_SB')
 LABELS = {'DLGMM_Kumaraswamy': 'Kumaraswamy, 20', 'DLGMM_Kumaraswamy_SB': 'Kumaraswamy, truncated',
           'DLGMM_IGR': 'IGR (logit-normal), 20', 'DLGMM_IGR_SB': 'IGR-SB (logit-normal), truncated'}
-METRICS = ('TeELBO', 'TeLL', 'N', 'Kused', 'weights_over_1pct', 'NMI', 'ACC')
+METRICS = ('TeELBO', 'TeLL', 'TeLL_1000_gain', 'N', 'Kused', 'weights_over_1pct', 'NMI', 'ACC')
 PAIRS = (('DLGMM_IGR_SB', 'DLGMM_Kumaraswamy_SB'), ('DLGMM_IGR', 'DLGMM_Kumaraswamy'))
 """IGR variant against its Kumaraswamy counterpart (same truncation)."""
 CLAIM_METRICS = ('TeLL', 'TeELBO')
-WEIGHTS_FILE, SAMPLES_FILE = 'mixture_weights.json', 'component_samples.npz'
+WEIGHTS_FILE, SAMPLES_FILE, SUBSET_FILE = 'mixture_weights.json', 'component_samples.npz', 'log_likelihood_subset.json'
 SHOWN_WEIGHT = 0.01
 
 
@@ -57,7 +60,17 @@ def mixture_runs(runs_dir, include_smoke=False):
     runs['weights'] = [_weights_record(row.run_dir) for row in runs.itertuples()]
     runs['weights_over_1pct'] = [math.nan if r is None else float(sum(w > SHOWN_WEIGHT for w in r['mean_weight']))
                                  for r in runs['weights']]
+    runs['TeLL_1000_gain'] = [_subset_gain(row.run_dir) for row in runs.itertuples()]
     return runs
+
+
+def _subset_gain(run_dir):
+    """TeLL at S = 1000 minus TeLL at S = 100 on the same test images (`log_likelihood_subset.json`)."""
+    path = pathlib.Path(run_dir) / SUBSET_FILE
+    if not path.is_file():
+        return math.nan
+    record = json.loads(path.read_text())
+    return record['1000']['TeLL'] - record['100']['TeLL']
 
 
 def _weights_record(run_dir):
@@ -93,7 +106,8 @@ def claims(runs):
 def summary_markdown(frame):
     labelled = frame.assign(model_type=[LABELS[m] for m in frame['model_type']])
     table = markdown_table(labelled, METRICS, key_labels={'model_type': 'sticks, components'})
-    return table.replace('weights_over_1pct', 'weights > 1%')
+    return (table.replace('weights_over_1pct', 'weights > 1%')
+            .replace('TeLL_1000_gain', 'TeLL S=1000 - S=100 (1,000 images)'))
 
 
 def claims_markdown(frame):

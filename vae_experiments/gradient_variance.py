@@ -31,11 +31,10 @@ import_tensorflow()
 
 import argparse  # noqa: E402
 
-import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from Utils import paths  # noqa: E402
-from Utils.results_io import GRADIENT_COLUMNS  # noqa: E402
+from Utils.results.results_io import GRADIENT_COLUMNS  # noqa: E402
 
 INIT_MODELS = ('GS_Dis', 'IGR_I_Dis', 'IGR_Planar_Dis', 'IGR_SB_Finite_Dis')
 TEMPS = (0.01, 0.03, 0.07, 0.1, 0.25, 0.4, 0.5, 0.67, 0.85, 1.0)
@@ -50,7 +49,7 @@ def _batch(hyper, size, smoke):
 
 def _rows(model, hyper, x, args, epoch, run):
     from Models.gradient_variance import vae_gradient_statistics
-    from Utils.experiment import model_label
+    from Utils.runs.folders import model_label
     stats = vae_gradient_statistics(model, x, args.draws, seed=args.seed, chunk=args.chunk)
     return [{'model': model_label(hyper), 'temp': hyper['temp'], 'epoch': epoch, 'target': target, **values,
              'batch': len(x), 'run': run} for target, values in stats.items()]
@@ -77,13 +76,13 @@ def init_rows(args):
 
 def run_rows(args):
     from Models import train_vae as tv
-    from Utils import experiment as ex
+    from Utils.runs import checkpointing
     rows = []
     for run_dir in args.run_dir:
         run_dir = pathlib.Path(run_dir)
         if not (run_dir / 'config.json').is_file():
             raise SystemExit(f'no run folder {run_dir} (no config.json there)')
-        for epoch in args.epochs or ex.checkpoint_epochs(run_dir):
+        for epoch in args.epochs or checkpointing.checkpoint_epochs(run_dir):
             try:
                 model, hyper = tv.load_trained_vae(run_dir, epoch)
             except FileNotFoundError as err:

@@ -22,7 +22,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 import argparse  # noqa: E402
 import resource  # noqa: E402
 
-from Utils import results_io  # noqa: E402
+from Utils.results import results_io  # noqa: E402
 
 TABLE = dict(name='log_likelihood', title='Marginal log-likelihood: importance-weighted estimates (nats per image)',
              metrics=('TeELBO', 'TeELBOD', 'TeLL', 'TeLLD', 'TeLLD_prior_se', 'LL_S'),

@@ -17,7 +17,7 @@ import argparse
 
 import pandas as pd
 
-from Utils import results_io
+from Utils.results import results_io
 
 
 def _run_jv(runs):

@@ -9,7 +9,7 @@ At each milestone epoch of a run (the checkpoints under `checkpoints/milestones/
     - the gradient variance and signal-to-noise over 100 noise draws on the first 64 test images
       (`Models/gradient_variance.py`) -> `gradient_variance.csv`.
 What is recorded already is not computed again, so the script can be re-run after an interruption. The run's lock
-(`Utils/runstore.RunLock`) is held while evaluating, so two drivers never evaluate one run at once (the second exits
+(`Utils/runs/runstore.RunLock`) is held while evaluating, so two drivers never evaluate one run at once (the second exits
 with code 4, as a grid cell locked by another process does).
 
     python3 vae_experiments/milestones.py --run-dir /scratch/igr_paper/vae_mnist_GS_Dis_t1_s0_k...
@@ -30,8 +30,8 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from Utils import experiment as ex  # noqa: E402
-from Utils.results_io import GRADIENT_COLUMNS, GRADIENT_FILE, VERTEX_FILE  # noqa: E402
+from Utils.runs import checkpointing, folders  # noqa: E402
+from Utils.results.results_io import GRADIENT_COLUMNS, GRADIENT_FILE, VERTEX_FILE  # noqa: E402
 
 LL_SAMPLES = 100
 LL_FROM_EPOCH = 10
@@ -53,7 +53,7 @@ def vertex_summary(medians, samples_near, variables_near):
 def read_vertex_record(run_dir):
     path = pathlib.Path(run_dir) / VERTEX_FILE
     if path.is_file():
-        return ex.read_json(path)
+        return folders.read_json(path)
     return {'samples': VERTEX_SAMPLES, 'radius': RADIUS, 'histogram_edges': [0., 1.5, 300], 'epochs': {}}
 
 
@@ -100,19 +100,19 @@ def evaluate_epoch(run_dir, epoch, say):
         profile = vertex_distance_profile(lambda xb, s, sd: model.sample_posterior_psi(xb, s, seed=sd), x_test,
                                           samples_n=VERTEX_SAMPLES, radius=RADIUS)
         record['epochs'][str(epoch)] = vertex_summary(*profile)
-        ex.write_json(pathlib.Path(run_dir) / VERTEX_FILE, record)
+        folders.write_json(pathlib.Path(run_dir) / VERTEX_FILE, record)
         say(f'epoch {epoch}: vertex distance median {record["epochs"][str(epoch)]["median"]:.4f}, samples within '
             f'{RADIUS:g} {profile[1]:.4f} ({time.perf_counter() - tic:.0f} s)')
     if need_gradient:
         tic = time.perf_counter()
         stats = vae_gradient_statistics(model, spec.x_test[:GRADIENT_BATCH], GRADIENT_DRAWS, seed=0, chunk=10)
-        rows = [{'model': ex.model_label(h), 'temp': h['temp'], 'epoch': epoch, 'target': target, **values,
+        rows = [{'model': folders.model_label(h), 'temp': h['temp'], 'epoch': epoch, 'target': target, **values,
                  'batch': GRADIENT_BATCH, 'run': pathlib.Path(run_dir).name} for target, values in stats.items()]
         append_gradient_rows(run_dir, rows)
         say(f'epoch {epoch}: gradient variance ({time.perf_counter() - tic:.0f} s)')
     if need_ll:
         batches = tv._test_batches(x_test)
-        rows = {int(r['epoch']): r for r in ex.read_metrics(run_dir)}
+        rows = {int(r['epoch']): r for r in folders.read_metrics(run_dir)}
         categories = int(rows[epoch]['N']) if epoch in rows and 'N' in rows[epoch] else None
         result = ll.LogLikelihood(model, LL_SAMPLES, categories=categories)(batches)
         ll.record_result(run_dir, epoch, result)
@@ -128,12 +128,12 @@ def main(argv=None):
     run_dir = pathlib.Path(args.run_dir)
     if not (run_dir / 'config.json').is_file():
         raise SystemExit(f'milestones: no run folder {run_dir} (no config.json there)')
-    kept = ex.checkpoint_epochs(run_dir) if args.epochs else ex.milestone_epochs(run_dir)
+    kept = checkpointing.checkpoint_epochs(run_dir) if args.epochs else checkpointing.milestone_epochs(run_dir)
     epochs = args.epochs or kept
     missing = sorted(set(epochs) - set(kept))
     if missing:
         raise SystemExit(f'milestones: {run_dir.name} has no checkpoint of epoch(s) {missing}; kept: {kept}')
-    from Utils.runstore import RunLock
+    from Utils.runs.runstore import RunLock
     say = lambda text: print(f'{run_dir.name} {text}', flush=True)  # noqa: E731
     with RunLock(run_dir, say=say):
         for epoch in epochs:

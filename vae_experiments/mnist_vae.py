@@ -30,7 +30,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 import argparse  # noqa: E402
 
-from Utils.grid import parse_value  # noqa: E402
+from Utils.runs.grid import parse_value  # noqa: E402
 from vae_experiments.discrete_grid import BASE_HYPER, DATASET_CASES, MODEL_CASES, TEMPS_20  # noqa: E402
 
 QUICK_EPOCHS = 5
@@ -93,8 +93,8 @@ def main(argv=None):
     from Utils.tf_quiet import import_tensorflow
     import_tensorflow()
     from Models.train_vae import run_vae
-    from Utils.grid import GridError
-    from Utils.results_io import load_metrics
+    from Utils.runs.grid import GridError
+    from Utils.results.results_io import load_metrics
     args = parse_args(argv)
     overrides = {}
     for item in args.set:

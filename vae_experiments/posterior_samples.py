@@ -10,7 +10,7 @@ What it reproduces
 
 Input
     Trained runs (weights in `checkpoints/` + `config.json`) of `python3 vae_experiments/discrete_grid.py
-    --preset figures`, chosen by their hyper values through `Utils.results_io`; each model is rebuilt from its
+    --preset figures`, chosen by their hyper values through `Utils.results.results_io`; each model is rebuilt from its
     own config with `Models.train_vae.load_trained_vae`.
 
 Output

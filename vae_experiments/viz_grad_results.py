@@ -9,7 +9,7 @@ What it reproduces
 Input
     Runs trained with the hyper flag `monitor_gradients=True`, e.g.
     `python3 vae_experiments/discrete_grid.py --preset figures` (or `--preset figures_20`).  Runs are chosen by the
-    hyper values in `config.json` through `Utils.results_io`; runs without `gradients.csv` are ignored.
+    hyper values in `config.json` through `Utils.results.results_io`; runs without `gradients.csv` are ignored.
 
 Output
     `Results/figure4_vanished_gradients_<dataset>.png` and the plotted numbers in the matching `.csv`.

@@ -10,7 +10,7 @@ Input
     Run folders written by `python3 vae_experiments/discrete_grid.py --preset figures` (or any runs with these
     hyper values).  Runs are chosen by the hyper values in their `config.json` (experiment 'vae', dataset,
     model_type, temp, ELBO objective, not smoke runs) and their curves read from `metrics.csv`, through
-    `Utils.results_io`; nothing has to be moved by hand.  Cases without runs are skipped with a warning.
+    `Utils.results.results_io`; nothing has to be moved by hand.  Cases without runs are skipped with a warning.
 
 Output
     `Results/figure3_elbo_<dataset>.png` and the plotted numbers `Results/figure3_elbo_<dataset>.csv`.
@@ -41,7 +41,7 @@ GRID_HINT = 'Run `python3 vae_experiments/discrete_grid.py --preset figures` fir
 
 def panel_curves(runs, cases, metric):
     """dict label -> mean curve (DataFrame epoch, mean, std, ...) of `metric` for each case with runs."""
-    from Utils.results_io import load_metrics
+    from Utils.results.results_io import load_metrics
     curves = {}
     for label, rows in viz_vae.runs_by_case(runs, cases).items():
         frames = [f for f in (load_metrics(d) for d in rows['run_dir']) if metric in f.columns and len(f)]

@@ -1,5 +1,6 @@
 """Timing machinery and floors of the speed benchmark (`bench_speed.py`, `make bench`).
 
+- The sizes and temperature shared by the rows, and `epoch_order`: an epoch's batch order as training draws it.
 - `Row` / `time_rows`: one timed case and the interleaved timing of a section's cases.
 - The floors, each the bare compiled network of a section fed the way training feeds it (`EpochFeed`): `FloorVAE`
   (dense VAENet, Gaussian softmax), `FloorSOP` (the SOP Dense layers, Gaussian sigmoid) and `FloorConvVAE` (the
@@ -13,6 +14,8 @@ import numpy as np
 import tensorflow as tf
 
 BATCH_N, NUM_VARS, CATEGORIES = 64, 30, 10
+TEMP = 0.25
+"""Relaxation temperature of the VAE rows and the samplers."""
 
 
 def peak_rss_mb():
@@ -29,6 +32,13 @@ def peak_rss_mb():
 
 def xla_name(jit):
     return 'on' if jit else 'off'
+
+
+def epoch_order(n_examples, steps, epoch=1):
+    """The (steps, BATCH_N) batch indices of `epoch` as a seed-0 training run draws them, for `start_epoch` of a
+    floor or a model."""
+    from Models.train_vae import epoch_permutation
+    return epoch_permutation(0, epoch, n_examples, steps, BATCH_N)
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -190,8 +190,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, os.getcwd())
-from Utils.grid import cell_label
-from Utils.results_io import collect_runs, load_metrics
+from Utils.runs.grid import cell_label
+from Utils.results.results_io import collect_runs, load_metrics
 
 log = Path(sys.argv[1])
 expected = sorted(os.environ['IGR_EXPECTED'].splitlines())

@@ -1,6 +1,6 @@
 """A tiny grid without TensorFlow, for checking the Slurm path (``Tests/slurm/run_slurm_smoke.sh``).
 
-It enumerates its cells with ``Utils.grid`` like the real grid scripts and each cell writes a run folder in the
+It enumerates its cells with ``Utils.runs.grid`` like the real grid scripts and each cell writes a run folder in the
 documented format (``config.json``, ``metrics.csv``, ``status.json``, ``final_metrics.json``, ``train.log``) with
 made-up numbers, in a fraction of a second.
 
@@ -17,7 +17,7 @@ import socket
 import time
 from datetime import datetime
 
-from Utils.grid import enumerate_cells, run_grid
+from Utils.runs.grid import enumerate_cells, run_grid
 from Utils.paths import log_dir
 
 hyper = {'dataset_name': 'mnist', 'model_type': 'GS_Dis', 'temp': 0.5, 'epochs': 2, 'seed': 0,

@@ -15,7 +15,7 @@ A claim's verdict: 'not supported' when any of its comparisons contradicts it, '
 more than half of them support it, 'not decidable' otherwise.
 
 The paper-budget report (5 seeds) uses WELCH_RULE instead: Welch's two-sided t-test on the per-seed values of the
-two cases (`Utils/significance.py`; the seeds of two models share only the data order, so they are not paired) with
+two cases (`Utils/results/significance.py`; the seeds of two models share only the data order, so they are not paired) with
 Holm's correction over the comparisons of each claim, and reports the difference with its 95% confidence interval.
 
 No TensorFlow import: this runs on the shipped csv/json records only.
@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from Utils import significance
-from Utils.results_io import LL_METRICS, log_likelihood_at, select_runs
+from Utils.results import significance
+from Utils.results.results_io import LL_METRICS, log_likelihood_at, select_runs
 
 ALPHA = 0.05
 VERDICT_RULE = (f'paired over seeds, two-sided t-test: supported when p < {ALPHA} and IGR is better on average, not '

@@ -1,12 +1,12 @@
 """The epoch loop shared by the VAE and SOP experiments: data order, checkpoints, resume, signals, non-finite losses.
 
 A model plugged in here has `start_epoch(permutation)`, `continue_epoch(permutation)`, `train_next()`,
-`epoch_stats()` and the counters of `Utils.experiment.init_training_state` (`iteration`, `epoch`, `step_in_epoch`,
+`epoch_stats()` and the counters of `Utils.runs.checkpointing.init_training_state` (`iteration`, `epoch`, `step_in_epoch`,
 `first_bad_iteration`); its `trackables()` hold everything a step changes, so a checkpoint taken after any step
 resumes exactly.
 
 Interruption: SIGTERM / SIGUSR1 / SIGINT stop training at the end of the current step; a mid-epoch checkpoint of that
-point is written, `status.json` says `interrupted` (epoch, step, signal) and `Utils.experiment.Interrupted` is
+point is written, `status.json` says `interrupted` (epoch, step, signal) and `Utils.runs.stop_signals.Interrupted` is
 raised. The next run of the same folder continues from that step with the same data order and noise.
 """
 import time
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from Utils import experiment as ex
+from Utils.runs import logs, stop_signals
 
 
 class NonFiniteLossError(RuntimeError):
@@ -31,7 +31,7 @@ def resume_point(model, checkpoints, steps, log=None):
     """Restore the newest complete checkpoint; returns (epochs completed, steps done in the next epoch, source).
 
     source: 'interrupted' (mid-epoch), 'epoch', or None (nothing saved: start from the first step). Checkpoints
-    skipped as incomplete (a torn write) are named in `log` (a `Utils.experiment.RunLog`) when given.
+    skipped as incomplete (a torn write) are named in `log` (a `Utils.runs.logs.RunLog`) when given.
     """
     source = checkpoints.restore_for_resume()
     for text in checkpoints.skipped if log is not None else ():
@@ -65,7 +65,7 @@ def _interrupt(model, checkpoints, log, stop, epoch, step, steps):
                             'at': time.strftime('%Y-%m-%dT%H:%M:%S')})
     message = f'interrupted by {stop.requested} at {where}; checkpoint written, run again to resume'
     log.line(f'# {message}')
-    raise ex.Interrupted(message, stop.requested)
+    raise stop_signals.Interrupted(message, stop.requested)
 
 
 def train_epochs(model, hyper, n_train, steps, run_dir, log, checkpoints, start_epoch, start_step, end_of_epoch,
@@ -76,13 +76,13 @@ def train_epochs(model, hyper, n_train, steps, run_dir, log, checkpoints, start_
         model: see the module docstring.
         hyper: completed hyper (seed, epochs, batch_n, save_every).
         n_train: number of training examples; steps: training steps per epoch.
-        run_dir, log (`Utils.experiment.RunLog`), checkpoints (`Utils.experiment.Checkpoints`).
+        run_dir, log (`Utils.runs.logs.RunLog`), checkpoints (`Utils.runs.checkpointing.Checkpoints`).
         end_of_epoch: `f(epoch, stats, seconds)` called after each epoch's training (evaluation and logging).
         hint: the advice appended to the non-finite loss error.
     Raises:
-        NonFiniteLossError, Utils.experiment.Interrupted.
+        NonFiniteLossError, Utils.runs.stop_signals.Interrupted.
     """
-    with ex.StopSignals() as stop:
+    with stop_signals.StopSignals() as stop:
         for epoch in range(start_epoch + 1, hyper['epochs'] + 1):
             permutation = epoch_permutation(hyper['seed'], epoch, n_train, steps, hyper['batch_n'])
             first = start_step if epoch == start_epoch + 1 else 0
@@ -92,7 +92,7 @@ def train_epochs(model, hyper, n_train, steps, run_dir, log, checkpoints, start_
             else:
                 model.start_epoch(permutation)
             start_iteration = int(model.iteration.numpy()) - first
-            bar = ex.ProgressBar(steps, f'Epoch {epoch:4d}')
+            bar = logs.ProgressBar(steps, f'Epoch {epoch:4d}')
             tic = time.perf_counter()
             for step in range(first + 1, steps + 1):  # no device reads inside the epoch: the first non-finite
                 model.train_next()                    # step is kept in a variable and checked once it ends

@@ -16,7 +16,7 @@ Command line of every grid script (``run_grid``)::
     python3 vae_experiments/discrete_grid.py --smoke --set epochs=1 --cell 0   # seconds-long check
 
 Grids with a run store (``run_grid(..., store=RunStore(...))``, every grid script of this repository) also know
-each cell's run folder (``Utils/runstore.py``): a finished cell is skipped, an unfinished one resumed in its folder,
+each cell's run folder (``Utils/runs/runstore.py``): a finished cell is skipped, an unfinished one resumed in its folder,
 a cell locked by a live process left alone (exit code 4), a run stopped by SIGTERM / SIGUSR1 / SIGINT exits with
 code 3 after writing its checkpoint, and one whose lock another process took over while it was suspended stops at
 its next write without writing (exit code 5)::
@@ -223,7 +223,7 @@ def _final_cell(cell, overrides, smoke):
 
 def print_status(store, cells, out, chosen=None):
     """`--status`: one line per cell and the count of each state; returns the counts."""
-    from Utils.runstore import STATES
+    from Utils.runs.runstore import STATES
     counts = dict.fromkeys(STATES, 0)
     for i, cell in (chosen if chosen is not None else enumerate(cells)):
         state, text = store.state(cell, int(cell.get('epochs', 0)))
@@ -235,8 +235,8 @@ def print_status(store, cells, out, chosen=None):
 
 def _run_stored(store, i, cell, call, restart, out):
     """Skip, resume or start one cell's run under its lock; returns (outcome, result)."""
-    from Utils import runstore
-    from Utils.experiment import Interrupted
+    from Utils.runs import runstore
+    from Utils.runs.stop_signals import Interrupted
     say = lambda text: print(text, file=out, flush=True)  # noqa: E731
     epochs = int(cell.get('epochs', 0))
     run = None if restart else store.current(cell)
@@ -276,19 +276,19 @@ def _run_stored(store, i, cell, call, restart, out):
 
 
 def _read_status(folder):
-    from Utils.runstore import read_json_or_none
+    from Utils.runs.runstore import read_json_or_none
     return read_json_or_none(folder / 'status.json') or {}
 
 
 def _stored_final(folder):
-    from Utils.runstore import read_json_or_none
+    from Utils.runs.runstore import read_json_or_none
     return {**(read_json_or_none(folder / 'final_metrics.json') or {}), 'run_dir': str(folder)}
 
 
 def _record_error(folder, err):
     """A run that raised keeps the error in its status.json (`--status` shows it; a re-run retries), naming its
     folder by name only (records stay valid wherever the folder is moved)."""
-    from Utils.experiment import write_json
+    from Utils.runs.folders import write_json
     from Utils.relocate_records import relocate_text
     status = _read_status(folder)
     if not status.get('error'):
@@ -307,7 +307,7 @@ def run_grid(cells, run_cell, argv=None, description=None, out=None, environ=Non
         description: text for ``--help``.
         out: stream for listings (default stdout).
         environ: environment mapping (default ``os.environ``), read for SLURM_ARRAY_TASK_ID / IGR_CELL_OFFSET.
-        store: a ``Utils.runstore.RunStore`` of the grid's experiment: cells know their run folder (skip / resume /
+        store: a ``Utils.runs.runstore.RunStore`` of the grid's experiment: cells know their run folder (skip / resume /
             lock, ``--status``, ``--restart``); ``run_cell`` then also takes ``run_dir``. None: every run is new.
     Returns:
         None for --list/--count/--status; the list of ``run_cell`` results otherwise (one item with --cell).
@@ -316,7 +316,7 @@ def run_grid(cells, run_cell, argv=None, description=None, out=None, environ=Non
         SystemExit(3) when a run was interrupted by a signal (its checkpoint is written);
         SystemExit(4) when the one chosen cell is being trained by another process;
         SystemExit(5) when a run lost its lock to another process while it ran (it stopped without writing);
-        Utils.runstore.LockSettingError for a bad $IGR_LOCK_STALE_SECONDS / $IGR_LOCK_REFRESH_SECONDS.
+        Utils.runs.runstore.LockSettingError for a bad $IGR_LOCK_STALE_SECONDS / $IGR_LOCK_REFRESH_SECONDS.
     """
     out = sys.stdout if out is None else out
     parser = build_parser(description)
@@ -346,7 +346,7 @@ def run_grid(cells, run_cell, argv=None, description=None, out=None, environ=Non
         parser.error('--status and --restart need a grid with run folders (run_grid(..., store=...))')
     final_cells = [(i, _final_cell(cell, overrides, args.smoke)) for i, cell in chosen]
     if store is not None:  # a bad lock setting fails at once, before a folder is read or written
-        from Utils.runstore import lock_timing
+        from Utils.runs.runstore import lock_timing
         lock_timing()
     if args.status:
         print_status(store, [_final_cell(c, overrides, args.smoke) for c in cells], out, final_cells)
@@ -361,7 +361,7 @@ def run_grid(cells, run_cell, argv=None, description=None, out=None, environ=Non
 
     print(f'{len(cells)} cells; running {"all" if index is None else f"cell {index}"}', file=out, flush=True)
     if store is not None:  # the project's grids: a stop signal that comes while TensorFlow starts is kept
-        from Utils.experiment import stop_early_on_signals
+        from Utils.runs.stop_signals import stop_early_on_signals
         stop_early_on_signals()
     results, outcomes = [], []
     for i, cell in final_cells:
@@ -381,5 +381,5 @@ def run_grid(cells, run_cell, argv=None, description=None, out=None, environ=Non
 
 
 def _exit_code(outcome):
-    from Utils.runstore import EXIT_INTERRUPTED, EXIT_LOCK_LOST, EXIT_LOCKED
+    from Utils.runs.runstore import EXIT_INTERRUPTED, EXIT_LOCK_LOST, EXIT_LOCKED
     return {'interrupted': EXIT_INTERRUPTED, 'locked': EXIT_LOCKED, 'lock lost': EXIT_LOCK_LOST}[outcome]

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from Utils import paths
-from Utils.experiment import read_json
+from Utils.runs.folders import read_json
 
 CONFIG_FILE = 'config.json'
 METRICS_FILE = 'metrics.csv'
@@ -217,7 +217,7 @@ def _one_run_per_cell(records):
     Duplicates come from folders made before grid cells found their own run (or `--restart`); each dropped folder
     is named in a warning so that it is never averaged in as if it were another seed.
     """
-    from Utils.runstore import key_of_config
+    from Utils.runs.runstore import key_of_config
     by_key, order = {}, []
     for record, metrics in records:
         key = key_of_config({'experiment': record['experiment'], 'hyper': record['_hyper']}) or record['run_dir']

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from Utils import paths
-from Utils.experiment import model_label
+from Utils.runs.folders import model_label
 
 KEY_EXCLUDED = ('epochs', 'save_every', 'jit_compile', 'num_of_repetitions', 'iter_per_epoch',
                 'log_likelihood_samples', 'keep_checkpoints', 'keep_epochs', 'intra_op_threads')

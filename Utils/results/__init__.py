@@ -1,0 +1,1 @@
+"""Results: reading run records back (tables, figures), the claims checked against them and their statistics."""
