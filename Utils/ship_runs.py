@@ -14,12 +14,12 @@ Records are copied relocatable: an absolute path of the run folder in them (writ
 folder's name (`Utils/relocate_records.py`).
 """
 import argparse
-import json
 import shutil
 import sys
 from pathlib import Path
 
 from Utils.relocate_records import relocated_bytes
+from Utils.runs.folders import read_json
 
 RECORD_FILES = ('config.json', 'metrics.csv', 'gradients.csv', 'status.json', 'final_metrics.json', 'train.log',
                 'log_likelihood.json', 'vertex_distance.json', 'gradient_variance.csv', 'mixture_weights.json',
@@ -28,7 +28,7 @@ RECORD_FILES = ('config.json', 'metrics.csv', 'gradients.csv', 'status.json', 'f
 
 def _status(folder):
     try:
-        return json.loads((Path(folder) / 'status.json').read_text())
+        return read_json(Path(folder) / 'status.json')
     except (OSError, ValueError):
         return {}
 
@@ -61,7 +61,7 @@ def ship(source, destination, experiment=None, only=None):
         status = _status(folder)
         if not status.get('finished') or _in_use(folder):
             continue
-        if experiment and json.loads((folder / 'config.json').read_text()).get('experiment') != experiment:
+        if experiment and read_json(folder / 'config.json').get('experiment') != experiment:
             continue
         target = destination / folder.name
         if target.exists() and (_status(target).get('epochs_done', 0) > status.get('epochs_done', 0)

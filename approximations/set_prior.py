@@ -46,6 +46,7 @@ from Utils.MinimizeEmpiricalLoss import MinimizeEmpiricalLoss
 from Utils.general import (initial_params, kl_divergence, prior_file_name, save_prior,
                            stick_breaking_uniform_init, target_pmf)
 from Utils.paths import results_dir
+from Utils.runs.folders import read_json
 from Utils.relaxed.families import get_family
 
 SETTINGS = {
@@ -146,7 +147,7 @@ def main(argv=None):
     command = ' '.join(['python3', 'approximations/set_prior.py'] + list(argv if argv is not None else sys.argv[1:]))
     out = results_dir()
     report_path = out / REPORT_NAME
-    all_reports = json.loads(report_path.read_text()) if report_path.exists() else {}
+    all_reports = read_json(report_path) if report_path.exists() else {}
     new_reports = []
     for k in categories:
         for model_type in models:

@@ -22,7 +22,6 @@ import pathlib
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import math  # noqa: E402
 import tempfile  # noqa: E402
 from types import SimpleNamespace  # noqa: E402
@@ -33,6 +32,7 @@ import pandas as pd  # noqa: E402
 from Utils import paths  # noqa: E402
 from Utils.results import significance  # noqa: E402
 from Utils.results import replication  # noqa: E402
+from Utils.runs.folders import read_json  # noqa: E402
 from Utils.results.results_io import collect_runs, format_mean_std, markdown_table, summarize_runs  # noqa: E402
 
 RUNS = 'runs_dlgmm'
@@ -69,14 +69,14 @@ def _subset_gain(run_dir):
     path = pathlib.Path(run_dir) / SUBSET_FILE
     if not path.is_file():
         return math.nan
-    record = json.loads(path.read_text())
+    record = read_json(path)
     return record['1000']['TeLL'] - record['100']['TeLL']
 
 
 def _weights_record(run_dir):
     """The run's `mixture_weights.json` (`vae_experiments/dlgmm_records.py`), or None."""
     path = pathlib.Path(run_dir) / WEIGHTS_FILE
-    return json.loads(path.read_text()) if path.is_file() else None
+    return read_json(path) if path.is_file() else None
 
 
 def summary(runs):

@@ -6,13 +6,13 @@
 - `prior_ablation.{md,csv}` (evidence budget): IGR-I and IGR-Planar with the learned uniform prior against the
   original's.
 """
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from Utils.results.results_io import select_runs
+from Utils.runs.folders import read_json
 from vae_experiments.discrete_grid import CV_TEMPS, TEMPS_20
 from vae_experiments.report_records import FIGURE5_RUNS, FIGURE_PANELS, finished_runs, read_csv
 
@@ -53,7 +53,7 @@ def budget(runs, expected=None):
             train += float(seconds.mean()) * int(epochs)
             ll_path = Path(run_dir) / 'log_likelihood.json'
             if ll_path.is_file():
-                ll += sum(e['seconds'] for e in json.loads(ll_path.read_text())['entries'])
+                ll += sum(e['seconds'] for e in read_json(ll_path)['entries'])
         epochs = sorted(set(int(e) for e in chosen['epochs_done']))
         done = f'{len(chosen)} of {expected[part]}' if expected else len(chosen)
         rows.append({'part': part, 'runs': done, 'models': chosen['model_type'].nunique(),
