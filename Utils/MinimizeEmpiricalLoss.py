@@ -20,9 +20,9 @@ import tensorflow as tf
 from Utils.general import kl_divergence
 from Utils.relaxed.families import get_family
 from Utils.relaxed.internal import check_temperature
+from Utils.relaxed.stick_breaking import TRUNCATION_OPTIONS
 
 LOSS_TYPES = ('kl', 'mse')
-TRUNCATION_OPTIONS = ('quantile', 'max')
 
 
 def draw_noise(generator, model_type, shape, dtype=tf.float32):

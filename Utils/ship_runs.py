@@ -20,6 +20,7 @@ from pathlib import Path
 
 from Utils.relocate_records import relocated_bytes
 from Utils.runs.folders import read_json
+from Utils.runs.runstore import read_json_or_none
 
 RECORD_FILES = ('config.json', 'metrics.csv', 'gradients.csv', 'status.json', 'final_metrics.json', 'train.log',
                 'log_likelihood.json', 'vertex_distance.json', 'gradient_variance.csv', 'mixture_weights.json',
@@ -27,10 +28,7 @@ RECORD_FILES = ('config.json', 'metrics.csv', 'gradients.csv', 'status.json', 'f
 
 
 def _status(folder):
-    try:
-        return read_json(Path(folder) / 'status.json')
-    except (OSError, ValueError):
-        return {}
+    return read_json_or_none(Path(folder) / 'status.json') or {}
 
 
 def _in_use(folder):

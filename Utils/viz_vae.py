@@ -9,7 +9,6 @@ neither imports `matplotlib.pyplot` nor chooses a backend, and drawing needs no 
 """
 import argparse
 import math
-import sys
 import warnings
 from pathlib import Path
 
@@ -126,13 +125,10 @@ def panel_grid(n_panels, width=6.0, height=4.5):
 
 
 def save_figure(fig, path):
-    """Write the figure (format from the suffix; its folder is created), close it and return the path."""
+    """Write the figure (format from the suffix; its folder is created), return the path."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=150)
-    pyplot = sys.modules.get('matplotlib.pyplot')
-    if pyplot is not None:  # a figure made by pyplot is released there (one made by `panel_grid` is not registered)
-        pyplot.close(fig)
     return path
 
 

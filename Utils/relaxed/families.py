@@ -98,7 +98,7 @@ class Family:
             mask, n_required, met = self.truncation(lam, threshold, truncation_option, quantile)
         else:
             n_required = tf.cast(tf.reduce_sum(mask), tf.int32)
-        psi = igr_psi(lam, temp) if mask is None else igr_psi(lam, temp, mask=mask)
+        psi = igr_psi(lam, temp, mask=mask)
         return {'psi': psi, 'kappa': kappa, 'lam': lam, 'mask': mask, 'n_required': n_required,
                 'threshold_met': met}
 

@@ -31,13 +31,6 @@ def merged_hyper(hyper, valid_keys, defaults, run_with_sample=None):
     return h
 
 
-def check_required(hyper, required, what='hyper'):
-    """Raise HyperError when a required key is missing."""
-    missing = [key for key in required if key not in hyper]
-    if missing:
-        raise HyperError(f'{what} is missing the key(s) {missing}')
-
-
 def check_choice(key, value, choices):
     """Raise HyperError unless `value` is one of `choices`."""
     if value not in choices:
