@@ -102,7 +102,8 @@ class OptVAE:
             self.latent = LATENTS[family](h['n_required'], h['num_of_discrete_var'], h['temp'], prior=prior,
                                           threshold=h['threshold'], truncation_option=h['truncation_option'],
                                           closed_form_kl=h['run_closed_form_kl'],
-                                          exact_probs=h.get('discrete_probs', 'exact') == 'exact')
+                                          exact_probs=h.get('discrete_probs', 'exact') == 'exact',
+                                          delta=h.get('softmax_delta', 1.0))
         self.cont_n = int(h['latent_norm_n']) * int(h['num_of_norm_var']) if self.mixed else 0
         if self.latent.owns_objective:
             param_sizes, decoder_in = self.latent.param_sizes, self.latent.decoder_input_n

@@ -52,7 +52,8 @@ class DiscreteLatent:
     Tensors follow the project layout (batch, categories, samples, vars); encoder parameters are (b, n, 1, v),
     noise (b, n, S, v), psi (b, K, S, v).  A draw is a dict with at least 'psi' and 'mask' ((1, n, 1, 1) or None).
     `exact_probs`: the category probabilities of TeELBOD from the family's closed form where it has one (IGR-I's
-    quadrature; hyper `discrete_probs`), else Monte Carlo frequencies.
+    quadrature; hyper `discrete_probs`), else Monte Carlo frequencies. `delta`: softmax++'s delta of the IGR
+    families' relaxed samples (hyper `softmax_delta`; the zero-temperature categories do not depend on it).
     """
     family = None
     """The family's entry of `Utils.relaxed.families.FAMILIES`: its noise, its relaxed and zero-temperature samples."""
@@ -60,8 +61,9 @@ class DiscreteLatent:
     """The latents of `Models.dlgmm` compute their own objective and test metrics; these share OptVAE's."""
 
     def __init__(self, n, num_of_vars, temp, prior=None, threshold=0.99, truncation_option='quantile',
-                 closed_form_kl=True, exact_probs=True):
+                 closed_form_kl=True, exact_probs=True, delta=1.0):
         self.n, self.v, self.temp = int(n), int(num_of_vars), float(temp)
+        self.delta = float(delta)
         self.threshold, self.truncation_option = float(threshold), truncation_option
         self.closed_form = bool(closed_form_kl)
         self.exact_probs = bool(exact_probs)
@@ -88,7 +90,7 @@ class DiscreteLatent:
     def relaxed(self, params, noise, mask=None):
         """A relaxed draw (a dict with 'psi' and 'mask', `Utils.relaxed.families.Family.relaxed`)."""
         return self.family.relaxed(params, noise, self.temp, flow=self.flow, mask=mask, threshold=self.threshold,
-                                   truncation_option=self.truncation_option)
+                                   truncation_option=self.truncation_option, delta=self.delta)
 
     def hard(self, params, noise, draw):
         """Zero-temperature sample: one-hot (b, K, S, v), an exact draw of the encoded categorical."""

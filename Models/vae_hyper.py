@@ -107,6 +107,9 @@ HYPER_KEYS = {
                    'of a long run: posterior_samples.py, gradient_variance.py, log_likelihood.py --epochs)',
     'intra_op_threads': "TensorFlow's intra-op threads (0: its default); a run resumes only with the same setting, "
                         'since it changes the order of float reductions',
+    'softmax_delta': "IGR: softmax++'s delta > 0, psi = softmax([lam / tau, log delta]) (default 1, TFP's "
+                     "SoftmaxCentered; the ICML-era original used 0.1): an ablation of the relaxed samples, the "
+                     'zero-temperature categories do not depend on it; GS and the mixtures have none',
     'log_likelihood_samples': 'S of the importance-weighted log-likelihoods TeLL / TeLLD computed once at the end '
                               'of a run (Models/log_likelihood.py); 0: none',
 }
@@ -131,7 +134,7 @@ def default_hyper():
         'iter_per_epoch': None, 'seed': 0, 'save_every': 1, 'monitor_gradients': False, 'jit_compile': hyper_checks.JIT_AUTO,
         'discrete_probs': 'exact', 'latent_discrete_n': None, 'log_likelihood_samples': DEFAULT_LL_SAMPLES,
         'straight_through': False, 'keep_checkpoints': 2, 'keep_epochs': (), 'intra_op_threads': 0,
-        'decoder_output': None,
+        'decoder_output': None, 'softmax_delta': 1.0,
     }
 
 
@@ -148,6 +151,7 @@ def _check_values(h):
     for key in ('num_of_norm_var', 'latent_norm_n', 'save_every', 'seed', 'log_likelihood_samples'):
         hyper_checks.check_number(key, h[key], low=0, integer=True)
     hyper_checks.check_number('learning_rate', h['learning_rate'], low=0., low_open=True)
+    hyper_checks.check_number('softmax_delta', h['softmax_delta'], low=0., low_open=True)
     hyper_checks.check_number('gamma', h['gamma'], low=0.)
     hyper_checks.check_number('threshold', h['threshold'], low=0., low_open=True, high=1.)
     if h['threshold'] >= 1.:
@@ -168,11 +172,17 @@ def _check_values(h):
         _check_mixture(h)
         return
     family = FAMILIES[MODEL_TYPES[h['model_type']][0]]
+    if h['softmax_delta'] != 1 and not family.gaussian:
+        raise hyper_checks.HyperError(f'bad softmax_delta {h["softmax_delta"]!r}: model_type {h["model_type"]!r} has no '
+                                      'softmax++ (only 1 is valid)')
     if family.categories(h['n_required']) < 2:
         raise hyper_checks.HyperError(f'bad n_required {h["n_required"]!r}: {family.name} needs at least 2 categories')
 
 
 def _check_mixture(h):
+    if h['softmax_delta'] != 1:
+        raise hyper_checks.HyperError(f'bad softmax_delta {h["softmax_delta"]!r}: model_type {h["model_type"]!r} (a '
+                                      'mixture) has no softmax++ (only 1 is valid)')
     if h['n_required'] < 2:
         raise hyper_checks.HyperError(f'bad n_required {h["n_required"]!r}: a mixture needs at least 2 components')
     if h['latent_norm_n'] < 1:

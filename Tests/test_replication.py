@@ -151,3 +151,10 @@ def test_the_shipped_mixture_tables_regenerate_exactly():
     """The nonparametric experiment's tables and report blocks (`vae_experiments/dlgmm_report.py --check`)."""
     from vae_experiments import dlgmm_report
     assert dlgmm_report.check(paths.REPO_ROOT / 'Results') == []
+
+
+def test_ablation_cells_show_a_single_run_without_a_spread():
+    from vae_experiments.report_budget_tables import _cell
+    assert _cell(-123.456, np.nan, 2, 1) == '-123.46'
+    assert _cell(0.12345, 0.5, 3, 3) == '0.123 ± 0.500'
+    assert _cell(np.nan, np.nan, 2, 0) == '-'

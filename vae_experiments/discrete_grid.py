@@ -118,6 +118,14 @@ PAPER_HYPER = {'epochs': PAPER['epochs'], 'log_likelihood_samples': 100, 'keep_e
 run per core: vae_experiments/campaign.py).  None of these enters the run key, so a paper-budget cell has the run key
 of the evidence cell it extends."""
 
+ABLATION_DELTA = 0.1
+ABLATION_MODELS = ['IGR_I_Dis', 'IGR_Planar_Dis']
+ABLATION_HYPER = {**EVIDENCE_HYPER, 'softmax_delta': ABLATION_DELTA}
+"""The softmax++ delta ablation: IGR-I and IGR-Planar with the ICML-era original's delta 0.1 (5eaac6f,
+`project_to_vertices_via_softmax_pp`) instead of 1, at the evidence budget, seed 0 (a single-seed check of a setup
+difference), beside the same cells with delta 1 made on the same machine (`ablation_delta_base*`: the evidence cells
+of seed 0, so the two sides differ in delta only)."""
+
 PRESETS = {
     'table1': {'parts': ['table1_mnist', 'table1_fmnist', 'table1_celeb_a']},
     'table1_mnist': {'models': TABLE1_MODELS['mnist'], 'datasets': ['mnist'], 'temps': TEMPS, 'seeds': SEEDS,
@@ -155,12 +163,26 @@ PRESETS = {
     'paper_fmnist_cv': {'models': FIGURE_MODELS, 'datasets': ['fmnist'],
                         'temps': {m: [CV_TEMPS[m]] for m in FIGURE_MODELS}, 'seeds': PAPER['seeds'],
                         'hyper': PAPER_HYPER},
+    'ablation_delta_20': {'models': ABLATION_MODELS, 'datasets': ['mnist'],
+                          'temps': {m: [TEMPS_20[m]] for m in ABLATION_MODELS}, 'seeds': [0],
+                          'hyper': {**ABLATION_HYPER, 'monitor_gradients': True}},
+    'ablation_delta_cv': {'models': ABLATION_MODELS, 'datasets': ['mnist'],
+                          'temps': {m: [CV_TEMPS[m]] for m in ABLATION_MODELS}, 'seeds': [0],
+                          'hyper': ABLATION_HYPER},
+    'ablation_delta_base_20': {'models': ABLATION_MODELS, 'datasets': ['mnist'],
+                               'temps': {m: [TEMPS_20[m]] for m in ABLATION_MODELS}, 'seeds': [0],
+                               'hyper': {**EVIDENCE_HYPER, 'monitor_gradients': True}},
+    'ablation_delta_base_cv': {'models': ABLATION_MODELS, 'datasets': ['mnist'],
+                               'temps': {m: [CV_TEMPS[m]] for m in ABLATION_MODELS}, 'seeds': [0],
+                               'hyper': EVIDENCE_HYPER},
+    'ablation_delta': {'parts': ['ablation_delta_20', 'ablation_delta_cv', 'ablation_delta_base_20',
+                                 'ablation_delta_base_cv']},
 }
 """Named grids: models, datasets, temperatures (a list, or a dict model -> list), seeds and extra hyper values; or
 'parts', a list of presets whose cells are concatenated.  The vanished-gradient monitor (Figure 4) is switched on
 only for the "20" temperatures, where Figure 4 is drawn: it costs a closed-form Jacobian per step.  `evidence*` are
 the reduced-budget runs behind Results/REPLICATION.md (EVIDENCE: 10 epochs, seeds 0-2), `paper*` the same cells at
-the paper's budget (PAPER: 100 epochs, seeds 0-4)."""
+the paper's budget (PAPER: 100 epochs, seeds 0-4), `ablation_delta*` the softmax++ delta ablation (ABLATION_HYPER)."""
 DEFAULT_PRESET = 'table1'
 
 

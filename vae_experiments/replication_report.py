@@ -11,7 +11,7 @@ What it does
 
     The parts: `report_records.py` (finished runs, Figure 5's and the gradient variance's per-run csv),
     `report_claims.py` (the claims as comparisons: claims and verdict-by-training tables) and
-    `report_budget_tables.py` (the budget table, the epoch-10 agreement, the prior ablation).
+    `report_budget_tables.py` (the budget table, the epoch-10 agreement, the setup ablations).
 
     --check regenerates everything into a temporary folder and fails (exit 1) when a shipped table, figure csv,
     or generated block of REPLICATION.md differs from what the records give (`make replicate-check`).
@@ -36,7 +36,7 @@ from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from Utils import paths  # noqa: E402
-from vae_experiments.report_budget_tables import write_agreement, write_budget, write_prior_ablation  # noqa: E402
+from vae_experiments.report_budget_tables import ABLATIONS, write_ablations, write_agreement, write_budget  # noqa: E402
 from vae_experiments.report_claims import write_claims  # noqa: E402
 from vae_experiments.report_records import FIGURE5_RUNS, finished_runs, write_weight_records  # noqa: E402
 
@@ -99,7 +99,7 @@ def write_all(runs_dir, out_dir, budget):
     if budget.training_epochs:
         write_agreement(runs, tables_dir, Path(runs_dir).parent / BUDGETS['evidence'].runs)
     if budget.merge_shipped:
-        write_prior_ablation(runs, out_dir, tables_dir, Path(runs_dir).parent)
+        write_ablations(runs, out_dir, tables_dir, Path(runs_dir).parent)
     write_budget(runs, tables_dir, budget.expected_runs)
     return write_claims(runs, out_dir, tables_dir, budget)
 
@@ -142,7 +142,7 @@ def check(budget, results_dir):
                     (fresh / name).write_bytes((out_dir / name).read_bytes())
         write_all(runs_dir, fresh, budget)
         tables = TABLES + (('verdict_by_training', 'epoch10_agreement') if budget.training_epochs else
-                           ('prior_ablation',))
+                           tuple(a.name for a in ABLATIONS))
         pairs = [(f'tables/{t}.{ext}', fresh / 'tables' / f'{t}.{ext}') for t in tables for ext in ('md', 'csv')]
         pairs += [(name, fresh / name) for name in FIGURE_DATA + (FIGURE5_RUNS, budget.gradient_file)]
         for name, new in pairs:

@@ -3,9 +3,10 @@
 - `budget.{md,csv}`: per part of the campaign, the runs shipped, their seeds and epochs and the time they logged.
 - `epoch10_agreement.{md,csv}` (paper budget): each run's epoch 10 against the shipped 10-epoch record of the same
   cell and seed.
-- `prior_ablation.{md,csv}` (evidence budget): IGR-I and IGR-Planar with the learned uniform prior against the
-  original's.
+- `prior_ablation.{md,csv}`, `delta_ablation.{md,csv}` (evidence budget, `ABLATIONS`): IGR-I and IGR-Planar with
+  the learned uniform prior, or with softmax++'s delta 0.1, against the shipped evidence.
 """
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -111,28 +112,61 @@ def write_agreement(runs, tables_dir, evidence_dir):
     (tables_dir / 'epoch10_agreement.md').write_text(''.join(lines))
 
 
-ABLATION_RUNS = 'runs_ablation_learned_prior'
 ABLATION_METRICS = ('TeELBO', 'TeELBOD', 'TeLL', 'TeLLD', 'median', 'within_0.2')
+ABLATION_NAMES = {'median': 'vertex distance (median)', 'within_0.2': 'images within 0.2'}
+VERTEX_NOTE = ("Vertex distance: Figure 5's per-image median distance to the nearest vertex, its median over the "
+               'test images; images within 0.2: the share of test images whose median is at most 0.2.')
 
 
-def prior_ablation(runs, vertex, results_dir):
-    """IGR-I and IGR-Planar on MNIST with the learned uniform prior (`Results/runs_ablation_learned_prior`, its Figure 5
-    rows beside it) against the original's prior (the shipped evidence): mean ± std over seeds."""
-    ablation_dir = results_dir / ABLATION_RUNS
+@dataclass(frozen=True)
+class Ablation:
+    """A setup ablation at the evidence budget, IGR-I and IGR-Planar on MNIST at both temperatures: the runs of
+    `folder` (under Results/, with its Figure 5 csv) selected by `ablated_filter`, against either the shipped evidence
+    runs of the same cells (`base_filter` None) or the runs of `folder` that `base_filter` selects (made beside them,
+    on the same machine)."""
+    name: str       # its tables, tables/<name>.{md,csv}
+    folder: str     # its run records under Results/
+    column: str     # the column naming the setting
+    ablated: str    # the setting of the ablation's runs
+    base: str       # the setting of the runs it is compared with
+    title: str
+    note: str
+    ablated_filter: tuple = ()   # (hyper key, value) pairs of the ablation's runs in `folder`
+    base_filter: tuple = None    # the same for the base runs in `folder`; None: the shipped evidence
+
+
+ABLATIONS = (
+    Ablation('prior_ablation', 'runs_ablation_learned_prior', 'prior', 'learned (sigma0 0.62)', 'original (sigma0 1.72)',
+             "Prior ablation: the learned uniform prior against the original's, MNIST, 10 epochs",
+             'Mean ± sample std over seeds 0-2.'),
+    Ablation('delta_ablation', 'runs_ablation_delta', 'softmax++ delta', '0.1 (ICML-era original)', '1',
+             "softmax++ delta ablation: the ICML-era original's delta 0.1 against 1, MNIST, 10 epochs",
+             'Seed 0 of each cell, both deltas trained on the same machine with one intra-op thread.',
+             (('softmax_delta', 0.1),), (('softmax_delta', 1.0),)),
+)
+"""The setup ablations of the 10-epoch evidence (`discrete_grid.py --preset` with the setting changed)."""
+
+
+def ablation_table(runs, vertex, results_dir, ablation):
+    """IGR-I and IGR-Planar on MNIST, the ablation's runs against their base (Figure 5 rows beside each): mean ± std
+    over seeds; empty when the ablation's records are not shipped."""
+    ablation_dir = results_dir / ablation.folder
     if not ablation_dir.is_dir():
         return pd.DataFrame()
-    sources = {'learned (sigma0 0.62)': (finished_runs(ablation_dir), read_csv(ablation_dir / FIGURE5_RUNS)),
-               'original (sigma0 1.72)': (runs, vertex)}
+    own = (finished_runs(ablation_dir), read_csv(ablation_dir / FIGURE5_RUNS))
+    sources = {ablation.ablated: own + (dict(ablation.ablated_filter),),
+               ablation.base: (runs, vertex, {}) if ablation.base_filter is None else
+               own + (dict(ablation.base_filter),)}
     rows = []
     for model in ('IGR_I_Dis', 'IGR_Planar_Dis'):
         for panel, temps in FIGURE_PANELS.items():
-            for prior, (frame, distances) in sources.items():
+            for setting, (frame, distances, filters) in sources.items():
                 chosen = select_runs(frame, experiment='vae', dataset_name='mnist', model_type=model,
-                                     temp=float(temps[model]))
+                                     temp=float(temps[model]), **filters)
                 if not len(chosen):
                     continue
                 by_run = distances.set_index('run_name') if distances is not None else pd.DataFrame()
-                row = {'model': model, 'temp': temps[model], 'prior': prior, 'runs': len(chosen)}
+                row = {'model': model, 'temp': temps[model], ablation.column: setting, 'runs': len(chosen)}
                 for metric in ABLATION_METRICS:
                     if metric in chosen:
                         values = chosen[metric].astype(float)
@@ -144,24 +178,30 @@ def prior_ablation(runs, vertex, results_dir):
     return pd.DataFrame(rows)
 
 
-def write_prior_ablation(runs, out_dir, tables_dir, results_root):
-    table = prior_ablation(runs, read_csv(out_dir / FIGURE5_RUNS), results_root)
+def _cell(mean, std, digits, runs):
+    if np.isnan(mean):
+        return '-'
+    return f'{mean:.{digits}f}' if runs == 1 else f'{mean:.{digits}f} ± {std:.{digits}f}'
+
+
+def write_ablation(runs, out_dir, tables_dir, results_root, ablation):
+    table = ablation_table(runs, read_csv(out_dir / FIGURE5_RUNS), results_root, ablation)
     if not len(table):
         return table
-    table.to_csv(tables_dir / 'prior_ablation.csv', index=False)
-    names = {'median': 'vertex distance (median)', 'within_0.2': 'images within 0.2'}
-    lines = ['# Prior ablation: the learned uniform prior against the original\'s, MNIST, 10 epochs\n\n'
-             'Mean ± sample std over seeds 0-2. Vertex distance: Figure 5\'s per-image median distance to the nearest '
-             'vertex, its median over the test images; images within 0.2: the share of test images whose median is '
-             'at most 0.2.\n\n| model | temp | prior | ' + ' | '.join(names.get(m, m) for m in ABLATION_METRICS)
+    table.to_csv(tables_dir / f'{ablation.name}.csv', index=False)
+    lines = [f'# {ablation.title}\n\n{ablation.note} {VERTEX_NOTE}\n\n| model | temp | {ablation.column} | '
+             + ' | '.join(ABLATION_NAMES.get(m, m) for m in ABLATION_METRICS)
              + ' | runs |\n|---|---|---|' + '---|' * (len(ABLATION_METRICS) + 1) + '\n']
     for row in table.to_dict('records'):
-        cells = []
-        for metric in ABLATION_METRICS:
-            digits = 3 if metric in names else 2
-            mean, std = row[f'{metric}_mean'], row[f'{metric}_std']
-            cells.append('-' if np.isnan(mean) else f'{mean:.{digits}f} ± {std:.{digits}f}')
-        lines.append(f'| {row["model"]} | {row["temp"]:g} | {row["prior"]} | ' + ' | '.join(cells)
+        cells = [_cell(row[f'{m}_mean'], row[f'{m}_std'], 3 if m in ABLATION_NAMES else 2, row['runs'])
+                 for m in ABLATION_METRICS]
+        lines.append(f'| {row["model"]} | {row["temp"]:g} | {row[ablation.column]} | ' + ' | '.join(cells)
                      + f' | {row["runs"]} |\n')
-    (tables_dir / 'prior_ablation.md').write_text(''.join(lines))
+    (tables_dir / f'{ablation.name}.md').write_text(''.join(lines))
     return table
+
+
+def write_ablations(runs, out_dir, tables_dir, results_root):
+    """Every ablation of ABLATIONS whose records are shipped."""
+    for ablation in ABLATIONS:
+        write_ablation(runs, out_dir, tables_dir, results_root, ablation)

@@ -73,7 +73,7 @@ class Family:
         return None, tf.constant(lam.shape[1], tf.int32), tf.constant(True)
 
     def relaxed(self, params, noise, temp, flow=None, mask=None, threshold=0.99, truncation_option='quantile',
-                quantile=None):
+                quantile=None, delta=1.0):
         """One relaxed draw per noise sample.
 
         Args:
@@ -84,6 +84,9 @@ class Family:
             mask: a fixed truncation mask (1, n, 1, 1); None: the family's own (`truncation`, IGR-SB: from these draws).
             threshold, truncation_option, quantile: IGR-SB's truncation (`compute_n_required`; quantile None: its
                 default).
+            delta: softmax++'s delta (> 0; 1 is the default and `tfb.SoftmaxCentered`'s map). It acts on the tempered
+                draw: ``softmax++(lam / tau; delta) = softmax++((lam - tau log delta) / tau; 1)``, so the
+                zero-temperature sample (`hard`) does not depend on it.
         Returns:
             dict with 'psi' (b, n+1, S, v) (masked dims exactly 0), 'kappa' = mu + sigma eps, 'lam' = h(kappa)
             (b, n, S, v), 'mask', 'n_required' (int32 scalar, the dims kept) and 'threshold_met' (bool scalar).
@@ -98,7 +101,7 @@ class Family:
             mask, n_required, met = self.truncation(lam, threshold, truncation_option, quantile)
         else:
             n_required = tf.cast(tf.reduce_sum(mask), tf.int32)
-        psi = igr_psi(lam, temp, mask=mask)
+        psi = igr_psi(lam, temp, mask=mask, delta=delta)
         return {'psi': psi, 'kappa': kappa, 'lam': lam, 'mask': mask, 'n_required': n_required,
                 'threshold_met': met}
 
@@ -141,9 +144,11 @@ class GumbelSoftmax(Family):
         return generator_gumbel(rng, shape, dtype or tf.float32)
 
     def relaxed(self, params, noise, temp, flow=None, mask=None, threshold=0.99, truncation_option='quantile',
-                quantile=None):
+                quantile=None, delta=1.0):
         """dict with 'lam' = (log_pi + G) / tau, 'log_psi' = lam - logsumexp(lam) and 'psi' (b, K, S, v), 'mask' None.
-        params: [log_pi] (b, K, 1, v); noise: standard Gumbel (b, K, S, v)."""
+        params: [log_pi] (b, K, 1, v); noise: standard Gumbel (b, K, S, v); delta: 1 only (GS has no softmax++)."""
+        if delta != 1.0:
+            raise ValueError(f'bad delta {delta!r}: the GS family has no softmax++ (only 1 is valid)')
         import tensorflow as tf
         from Utils.relaxed.gumbel_softmax import gs_lam
         lam = gs_lam(params[0], noise, temp)

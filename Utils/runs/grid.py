@@ -40,6 +40,8 @@ from collections.abc import Mapping
 
 LABEL_KEYS = ('model_type', 'dataset_name', 'temp', 'seed')
 """Keys shown first when a cell is listed."""
+LABEL_UNLESS_DEFAULT = {'softmax_delta': 1}
+"""Keys shown after them when a cell sets them to another value than the default (an ablation's setting)."""
 
 ARRAY_ENV = 'SLURM_ARRAY_TASK_ID'
 OFFSET_ENV = 'IGR_CELL_OFFSET'
@@ -139,7 +141,9 @@ def enumerate_cells(base_hyper, model_cases, dataset_cases=None, temps=None, see
 
 def cell_label(cell, keys=LABEL_KEYS):
     """Short text naming a cell, e.g. 'model_type=GS_Dis dataset_name=mnist temp=0.5 seed=0'."""
-    return ' '.join(f'{k}={cell[k]}' for k in keys if k in cell)
+    shown = [k for k in keys if k in cell]
+    shown += [k for k, default in LABEL_UNLESS_DEFAULT.items() if k in cell and cell[k] != default]
+    return ' '.join(f'{k}={cell[k]}' for k in shown)
 
 
 def select_cell(cells, index):
