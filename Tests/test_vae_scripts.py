@@ -13,8 +13,8 @@ import pytest
 from Utils import paths
 from Utils.general import save_prior
 from Utils.load_data import SMOKE_TEST_N, mnist_path
-from vae_experiments import (discrete_grid, jv_grid, mnist_vae, posterior_samples, viz_grad_results,
-                             viz_results)
+from vae_experiments import (discrete_grid, distance_averaging, jv_grid, mnist_vae, posterior_samples,
+                             viz_grad_results, viz_results)
 
 pytestmark = pytest.mark.filterwarnings("ignore:no runs for:UserWarning")
 
@@ -186,3 +186,33 @@ def test_median_vertex_distance_known_values():
 
     out = posterior_vertex_distances(sample_psi, np.zeros((5, 2, 2, 1)), samples_n=3, batch_n=2, seed=7)
     assert out.shape == (5,) and calls == [(2, 3, 7), (2, 3, 8), (1, 3, 9)]
+
+
+def test_averaged_and_pooled_medians_known_values():
+    """One image, 3 samples x 2 variables, distances by hand: variable 0 at a vertex, variable 1 at the centre of a
+    2-category simplex (distance sqrt(1/2)) in samples 0-1 and at a vertex in sample 2. Averaged per sample:
+    [sqrt(1/8), sqrt(1/8), 0] -> median sqrt(1/8); pooled: four 0s and two sqrt(1/2) -> median 0."""
+    from Utils.posterior_sampling_funcs import averaged_and_pooled_medians, posterior_vertex_distances
+    psi = np.zeros((1, 2, 3, 2), np.float32)
+    psi[0, 0, :, 0] = 1.
+    psi[0, :, :2, 1] = 0.5
+    psi[0, 1, 2, 1] = 1.
+    averaged, pooled = averaged_and_pooled_medians(lambda x, s, seed: psi, np.zeros((1, 2, 2, 1)), samples_n=3)
+    np.testing.assert_allclose(averaged, [np.sqrt(1. / 8.)], atol=1e-6)
+    np.testing.assert_allclose(pooled, [0.], atol=1e-6)
+    np.testing.assert_array_equal(averaged, posterior_vertex_distances(lambda x, s, seed: psi, np.zeros((1, 2, 2, 1)),
+                                                                       samples_n=3))
+
+
+def test_distance_averaging_smoke(folders, figure_runs, tmp_path):
+    runs = sorted(p for p in folders['log'].iterdir() if p.name.startswith('vae_mnist_IGR_I_Dis_t0.1_s0'))
+    out = tmp_path / 'averaging.csv'
+    rows = distance_averaging.main(['--run', f'{runs[0]}:2', '--samples', '10', '--out', str(out)])
+    assert len(rows) == 1 and rows[0]['epoch'] == 2 and rows[0]['images'] == SMOKE_TEST_N
+    per_run = posterior_samples.run_distances(runs[0], posterior_samples.TestImages(), 10)
+    np.testing.assert_allclose(rows[0]['averaged'], np.median(per_run), rtol=1e-6)  # Figure 5's measure, same draws
+    distance_averaging.main(['--run', str(runs[0]), '--samples', '10', '--out', str(out)])
+    table = pd.read_csv(out)
+    assert len(table) == 1 and table['pooled'].between(0, np.sqrt(2)).all()  # the same (run, epoch) replaced
+    with pytest.raises(SystemExit):
+        distance_averaging.main(['--run', str(tmp_path)])

@@ -76,3 +76,24 @@ def vertex_distance_profile(sample_psi, x, samples_n=100, batch_n=100, seed=0, r
         variables += int(tf.size(per_variable))
     medians = np.concatenate(medians) if medians else np.zeros((0,), np.float32)
     return medians, near_samples / max(samples, 1), near_variables / max(variables, 1)
+
+
+def averaged_and_pooled_medians(sample_psi, x, samples_n=100, batch_n=100, seed=0):
+    """Per-image medians of the vertex distance with and without Figure 5's averaging over the variables.
+
+    The same draws as `posterior_vertex_distances` (batch i from seed + i), so the first result equals its medians.
+    Returns:
+        (averaged (N,): median_s [mean_v d(psi[:, :, s, v])], Figure 5's measure;
+         pooled (N,): median over (s, v) of d(psi[:, :, s, v]), every variable's sample a value of its own).
+    """
+    averaged, pooled = [], []
+    for i, start in enumerate(range(0, int(x.shape[0]), batch_n)):
+        psi = sample_psi(x[start:start + batch_n], samples_n, seed + i)
+        per_variable = distance_to_nearest_vertex(psi)                                         # (b, S, v)
+        per_sample = tf.reduce_mean(per_variable, axis=-1)                                     # (b, S)
+        averaged.append(tfp.stats.percentile(per_sample, 50.0, axis=1, interpolation='midpoint').numpy())
+        flat = tf.reshape(per_variable, (tf.shape(per_variable)[0], -1))                      # (b, S v)
+        pooled.append(tfp.stats.percentile(flat, 50.0, axis=1, interpolation='midpoint').numpy())
+    if not averaged:
+        return np.zeros((0,), np.float32), np.zeros((0,), np.float32)
+    return np.concatenate(averaged), np.concatenate(pooled)

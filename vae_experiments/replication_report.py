@@ -36,7 +36,8 @@ from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from Utils import paths  # noqa: E402
-from vae_experiments.report_budget_tables import ABLATIONS, write_ablations, write_agreement, write_budget  # noqa: E402
+from vae_experiments.report_budget_tables import (ABLATIONS, write_ablations, write_agreement, write_budget,  # noqa: E402
+                                                  write_distance_averaging)
 from vae_experiments.report_claims import write_claims  # noqa: E402
 from vae_experiments.report_records import FIGURE5_RUNS, finished_runs, write_weight_records  # noqa: E402
 
@@ -100,6 +101,7 @@ def write_all(runs_dir, out_dir, budget):
         write_agreement(runs, tables_dir, Path(runs_dir).parent / BUDGETS['evidence'].runs)
     if budget.merge_shipped:
         write_ablations(runs, out_dir, tables_dir, Path(runs_dir).parent)
+        write_distance_averaging(tables_dir, Path(runs_dir).parent)
     write_budget(runs, tables_dir, budget.expected_runs)
     return write_claims(runs, out_dir, tables_dir, budget)
 
@@ -142,7 +144,7 @@ def check(budget, results_dir):
                     (fresh / name).write_bytes((out_dir / name).read_bytes())
         write_all(runs_dir, fresh, budget)
         tables = TABLES + (('verdict_by_training', 'epoch10_agreement') if budget.training_epochs else
-                           tuple(a.name for a in ABLATIONS))
+                           tuple(a.name for a in ABLATIONS) + ('distance_averaging',))
         pairs = [(f'tables/{t}.{ext}', fresh / 'tables' / f'{t}.{ext}') for t in tables for ext in ('md', 'csv')]
         pairs += [(name, fresh / name) for name in FIGURE_DATA + (FIGURE5_RUNS, budget.gradient_file)]
         for name, new in pairs:
