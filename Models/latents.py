@@ -53,7 +53,9 @@ class DiscreteLatent:
     noise (b, n, S, v), psi (b, K, S, v).  A draw is a dict with at least 'psi' and 'mask' ((1, n, 1, 1) or None).
     `exact_probs`: the category probabilities of TeELBOD from the family's closed form where it has one (IGR-I's
     quadrature; hyper `discrete_probs`), else Monte Carlo frequencies. `delta`: softmax++'s delta of the IGR
-    families' relaxed samples (hyper `softmax_delta`; the zero-temperature categories do not depend on it).
+    families (hyper `softmax_delta`). The discrete model is the vertex nearest the relaxed sample, ``argmax psi =
+    argmax(lam_1 + c, .., lam_n + c, 0)`` with ``c = -tau log delta`` (`vertex_shift`); with delta 1 (c = 0) that
+    is the zero-temperature sample, whatever the temperature.
     """
     family = None
     """The family's entry of `Utils.relaxed.families.FAMILIES`: its noise, its relaxed and zero-temperature samples."""
@@ -92,8 +94,17 @@ class DiscreteLatent:
         return self.family.relaxed(params, noise, self.temp, flow=self.flow, mask=mask, threshold=self.threshold,
                                    truncation_option=self.truncation_option, delta=self.delta)
 
+    @property
+    def vertex_shift(self):
+        """``c = -tau log delta``: softmax++ with delta is softmax++ with delta 1 of ``(lam + c) / tau``, so the
+        vertex nearest psi is that of ``lam + c`` (0 for delta 1)."""
+        return -self.temp * float(np.log(self.delta))
+
     def hard(self, params, noise, draw):
-        """Zero-temperature sample: one-hot (b, K, S, v), an exact draw of the encoded categorical."""
+        """The vertex nearest the relaxed sample (with delta 1, the zero-temperature sample): one-hot (b, K, S, v), an
+        exact draw of the encoded categorical."""
+        if self.delta != 1.0:
+            draw = {**draw, 'lam': draw['lam'] + self.vertex_shift}
         return self.family.hard(params, noise, draw)
 
     def kl(self, params, draw):
@@ -327,10 +338,15 @@ class IGRILatent(IGRLatent):
         super().__init__(*args, **kwargs)
         if self.exact_probs:
             with tf.init_scope():  # a constant, computed once
-                self._prior_log_probs = tf.constant(_safe_log(compute_igr_probs(self.mu0, tf.exp(self.xi0))))
+                self._prior_log_probs = tf.constant(_safe_log(compute_igr_probs(self._vertex_mu(self.mu0),
+                                                                                tf.exp(self.xi0))))
         # The quadrature is a pure function and the costliest part of an evaluation; XLA runs it about twice as
         # fast on a CPU (same numbers up to float rounding), so it is compiled whatever the jit_compile setting.
         self._compute_probs = tf.function(compute_igr_probs, jit_compile=True, autograph=False)
+
+    def _vertex_mu(self, mu):
+        """The mean of ``lam + c`` (`vertex_shift`), whose zero-temperature categories are the discrete model's."""
+        return mu if self.delta == 1.0 else mu + tf.cast(self.vertex_shift, mu.dtype)
 
     def mc_noise(self, rng, batch_n):
         return None if self.exact_probs else super().mc_noise(rng, batch_n)
@@ -339,7 +355,7 @@ class IGRILatent(IGRLatent):
         if not self.exact_probs:
             return super().log_probs(params, draw, mc_noise)
         mu, xi = params
-        return _safe_log(self._compute_probs(mu, tf.exp(xi)))
+        return _safe_log(self._compute_probs(self._vertex_mu(mu), tf.exp(xi)))
 
     def prior_log_probs(self, draw, mc_noise=None):
         return self._prior_log_probs if self.exact_probs else super().prior_log_probs(draw, mc_noise)
@@ -355,11 +371,11 @@ class IGRILatent(IGRLatent):
     # quadrature would cost ~40x more per test batch. The prior, which enters the estimate itself, is float64.
     def proposal_log_probs(self, params, mask, noise):
         mu, xi = params
-        probs = tf.maximum(self._compute_probs(mu, tf.exp(xi)), PROPOSAL_FLOOR)
+        probs = tf.maximum(self._compute_probs(self._vertex_mu(mu), tf.exp(xi)), PROPOSAL_FLOOR)
         return tf.math.log(probs / tf.reduce_sum(probs, axis=1, keepdims=True))
 
     def exact_prior_log_probs(self, mask):
-        return _normalized_log_probs(compute_igr_log_probs(tf.cast(self.mu0, tf.float64),
+        return _normalized_log_probs(compute_igr_log_probs(self._vertex_mu(tf.cast(self.mu0, tf.float64)),
                                                            tf.exp(tf.cast(self.xi0, tf.float64))),
                                      self.mu0.dtype)
 
@@ -390,7 +406,7 @@ class IGRSBFiniteLatent(IGRLatent):
         """Frequencies of the zero-temperature categories, the argmax of the stick pieces found by one pass along the
         kept pieces: ``log lam_k = a_k + sum_{j<k} (a_j - kappa_j)`` with ``a = log sigmoid(kappa)`` (one softplus
         per draw; ``log sigmoid(-kappa) = a - kappa``), a running maximum, first index on ties. The softmax++
-        category (lam = 0) never wins. `piece_noise(k)` gives the noise (b, M, v) = `state_shape` of piece k; pieces
+        category (lam = 0) never wins, unless delta > 1 (it then wins where every ``lam_k + c < 0``). `piece_noise(k)` gives the noise (b, M, v) = `state_shape` of piece k; pieces
         past the truncation are neither drawn nor visited (a while loop over the kept pieces; every tensor keeps its
         static shape). The same draws as the argmax of lam itself except where two pieces round to the same float32
         lam (`IGRLatent._frequencies`, whose cumsum along the pieces cost more than everything else)."""
@@ -407,7 +423,9 @@ class IGRSBFiniteLatent(IGRLatent):
 
         start = (tf.constant(0), tf.fill(state_shape, tf.constant(-np.inf, mu.dtype)), tf.zeros(state_shape, tf.int32),
                  tf.zeros(state_shape, mu.dtype))
-        _, _, winner, _ = tf.while_loop(lambda k, *_: k < n_kept, visit, start, maximum_iterations=self.n)
+        _, best, winner, _ = tf.while_loop(lambda k, *_: k < n_kept, visit, start, maximum_iterations=self.n)
+        if self.vertex_shift < 0.:  # delta > 1: the softmax++ category wins where every lam_k + c < 0
+            winner = tf.where(best < tf.cast(np.log(-self.vertex_shift), best.dtype), self.n, winner)
         one_hot = tf.one_hot(winner, self.categories, axis=1, dtype=mu.dtype)
         return tf.reduce_mean(one_hot, axis=axis, keepdims=True)
 

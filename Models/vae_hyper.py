@@ -108,8 +108,8 @@ HYPER_KEYS = {
     'intra_op_threads': "TensorFlow's intra-op threads (0: its default); a run resumes only with the same setting, "
                         'since it changes the order of float reductions',
     'softmax_delta': "IGR: softmax++'s delta > 0, psi = softmax([lam / tau, log delta]) (default 1, TFP's "
-                     "SoftmaxCentered; the ICML-era original used 0.1): an ablation of the relaxed samples, the "
-                     'zero-temperature categories do not depend on it; GS and the mixtures have none',
+                     "SoftmaxCentered; the ICML-era original used 0.1), an ablation; the discrete model is the "
+                     'vertex nearest psi, argmax(lam - tau log delta, 0); GS and the mixtures have none',
     'log_likelihood_samples': 'S of the importance-weighted log-likelihoods TeLL / TeLLD computed once at the end '
                               'of a run (Models/log_likelihood.py); 0: none',
 }

@@ -85,8 +85,8 @@ class Family:
             threshold, truncation_option, quantile: IGR-SB's truncation (`compute_n_required`; quantile None: its
                 default).
             delta: softmax++'s delta (> 0; 1 is the default and `tfb.SoftmaxCentered`'s map). It acts on the tempered
-                draw: ``softmax++(lam / tau; delta) = softmax++((lam - tau log delta) / tau; 1)``, so the
-                zero-temperature sample (`hard`) does not depend on it.
+                draw: ``softmax++(lam / tau; delta) = softmax++((lam - tau log delta) / tau; 1)``; the vertex
+                nearest psi is `hard` of ``lam - tau log delta`` (`Models.latents.DiscreteLatent.hard`).
         Returns:
             dict with 'psi' (b, n+1, S, v) (masked dims exactly 0), 'kappa' = mu + sigma eps, 'lam' = h(kappa)
             (b, n, S, v), 'mask', 'n_required' (int32 scalar, the dims kept) and 'threshold_met' (bool scalar).
