@@ -248,7 +248,7 @@ def write_distance_averaging(tables_dir, results_root):
              'Median over the test images of each image\'s median vertex distance: averaged, Figure 5\'s measure (the '
              'distance averaged over the 30 variables, then the median over the 100 samples); pooled, the median over '
              'every (sample, variable) pair. GS - IGR > 0: IGR closer to the vertices. One row per epoch, panel and '
-             'IGR model, mean over the seeds listed (seed-0 runs made on one machine with one intra-op thread: '
+             'IGR model, mean over the seeds listed (runs made on one machine with one intra-op thread; '
              '`vae_experiments/distance_averaging.py`).\n\n'
              '| epoch | panel | IGR model (tau) | GS tau | seeds | averaged: IGR | GS | GS - IGR | pooled: IGR | GS | '
              'GS - IGR | same sign |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n']
