@@ -70,3 +70,13 @@ def test_old_fashion_mnist_configs_read_as_the_linear_decoder():
     assert run_key(validate_hyper(saved_hyper(old))) != run_key(validate_hyper(old))
     mnist = {'dataset_name': 'mnist', 'model_type': 'GS_Dis', 'n_required': 10}
     assert run_key(validate_hyper(saved_hyper(mnist))) == run_key(validate_hyper(mnist))
+
+
+def test_the_delta_ablation_cells_are_its_shipped_runs_and_delta_one_keeps_the_evidence_keys():
+    from vae_experiments import discrete_grid
+    shipped = discrete_grid.run_store(REPO_ROOT / 'Results' / 'runs_ablation_delta')
+    cells = discrete_grid.grid_cells('ablation_delta')
+    assert len(cells) == 8 and all(shipped.current(c) is not None for c in cells)
+    evidence = discrete_grid.run_store(REPO_ROOT / 'Results' / 'runs')
+    for cell in cells:   # the delta-1 side is the evidence cell of seed 0, delta 0.1 a cell of its own
+        assert (evidence.current(cell) is not None) == (cell.get('softmax_delta', 1) == 1), cell

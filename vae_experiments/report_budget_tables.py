@@ -115,7 +115,8 @@ def write_agreement(runs, tables_dir, evidence_dir):
 
 
 ABLATION_METRICS = ('TeELBO', 'TeELBOD', 'TeLL', 'TeLLD', 'median', 'within_0.2')
-ABLATION_NAMES = {'median': 'vertex distance (median)', 'within_0.2': 'images within 0.2'}
+ABLATION_NAMES = {'median': 'vertex distance (median)', 'within_0.2': 'images within 0.2',
+                  'vanished_pct': 'vanished gradients (%)'}
 VERTEX_NOTE = ("Vertex distance: Figure 5's per-image median distance to the nearest vertex, its median over the "
                'test images; images within 0.2: the share of test images whose median is at most 0.2.')
 
@@ -135,6 +136,7 @@ class Ablation:
     note: str
     ablated_filter: tuple = ()   # (hyper key, value) pairs of the ablation's runs in `folder`
     base_filter: tuple = None    # the same for the base runs in `folder`; None: the shipped evidence
+    metrics: tuple = ABLATION_METRICS
 
 
 ABLATIONS = (
@@ -143,8 +145,9 @@ ABLATIONS = (
              'Mean ± sample std over seeds 0-2.'),
     Ablation('delta_ablation', 'runs_ablation_delta', 'softmax++ delta', '0.1 (ICML-era original)', '1',
              "softmax++ delta ablation: the ICML-era original's delta 0.1 against 1, MNIST, 10 epochs",
-             'Seed 0 of each cell, both deltas trained on the same machine with one intra-op thread.',
-             (('softmax_delta', 0.1),), (('softmax_delta', 1.0),)),
+             'Seed 0 of each cell, both deltas trained on the same machine with one intra-op thread; vanished '
+             'gradients: the mean over the 10 epochs of Figure 4\'s percentage (the "20" temperatures).',
+             (('softmax_delta', 0.1),), (('softmax_delta', 1.0),), ABLATION_METRICS + ('vanished_pct',)),
 )
 """The setup ablations of the 10-epoch evidence (`discrete_grid.py --preset` with the setting changed)."""
 
@@ -169,8 +172,10 @@ def ablation_table(runs, vertex, results_dir, ablation):
                     continue
                 by_run = distances.set_index('run_name') if distances is not None else pd.DataFrame()
                 row = {'model': model, 'temp': temps[model], ablation.column: setting, 'runs': len(chosen)}
-                for metric in ABLATION_METRICS:
-                    if metric in chosen:
+                for metric in ablation.metrics:
+                    if metric == 'vanished_pct':
+                        values = pd.Series([_mean_vanished(d) for d in chosen['run_dir']], dtype=float)
+                    elif metric in chosen:
                         values = chosen[metric].astype(float)
                     else:
                         values = pd.Series([by_run[metric].get(n, np.nan) if metric in by_run else np.nan
@@ -178,6 +183,12 @@ def ablation_table(runs, vertex, results_dir, ablation):
                     row[f'{metric}_mean'], row[f'{metric}_std'] = values.mean(), values.std(ddof=1)
                 rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _mean_vanished(run_dir):
+    """Mean over the epochs of a run's percentage of vanished gradients (`gradients.csv`; NaN without a monitor)."""
+    path = Path(run_dir) / 'gradients.csv'
+    return float(pd.read_csv(path)['vanished_pct'].mean()) if path.is_file() else np.nan
 
 
 def _cell(mean, std, digits, runs):
@@ -192,11 +203,11 @@ def write_ablation(runs, out_dir, tables_dir, results_root, ablation):
         return table
     table.to_csv(tables_dir / f'{ablation.name}.csv', index=False)
     lines = [f'# {ablation.title}\n\n{ablation.note} {VERTEX_NOTE}\n\n| model | temp | {ablation.column} | '
-             + ' | '.join(ABLATION_NAMES.get(m, m) for m in ABLATION_METRICS)
-             + ' | runs |\n|---|---|---|' + '---|' * (len(ABLATION_METRICS) + 1) + '\n']
+             + ' | '.join(ABLATION_NAMES.get(m, m) for m in ablation.metrics)
+             + ' | runs |\n|---|---|---|' + '---|' * (len(ablation.metrics) + 1) + '\n']
     for row in table.to_dict('records'):
-        cells = [_cell(row[f'{m}_mean'], row[f'{m}_std'], 3 if m in ABLATION_NAMES else 2, row['runs'])
-                 for m in ABLATION_METRICS]
+        cells = [_cell(row[f'{m}_mean'], row[f'{m}_std'], 3 if m in ('median', 'within_0.2') else 2, row['runs'])
+                 for m in ablation.metrics]
         lines.append(f'| {row["model"]} | {row["temp"]:g} | {row[ablation.column]} | ' + ' | '.join(cells)
                      + f' | {row["runs"]} |\n')
     (tables_dir / f'{ablation.name}.md').write_text(''.join(lines))
