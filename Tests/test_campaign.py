@@ -64,3 +64,17 @@ def test_the_plan_goes_seed_major_and_bad_input_is_one_line(tmp_path):
     assert bad.returncode != 0 and "unknown part 'cifar'" in bad.stderr and 'dlgmm' in bad.stderr and 'Traceback' not in bad.stderr
     cores = _run(['mnist', '--cores', '99'], tmp_path)
     assert cores.returncode != 0 and 'bad --cores [99]' in cores.stderr and 'Traceback' not in cores.stderr
+
+
+def test_a_finished_run_the_driver_cannot_find_is_reported_not_passed_over(tmp_path, monkeypatch):
+    """A run that exits 0 but whose folder the driver does not match to its cell (a config.json written by newer code
+    than the driver's) is reported with the remedy, and counted as failed, instead of staying silently unshipped."""
+    from vae_experiments import campaign
+    task = campaign.plan(('mnist',), ('GS_Dis',))[0]
+    said = []
+    driver = campaign.Campaign([task], [0], tmp_path, sys.executable, say=said.append)
+    monkeypatch.setattr(campaign, 'state_of', lambda *_: ('not started', '', None))
+    monkeypatch.setattr(driver, '_run', lambda *_a, **_k: (0, []))
+    driver.worker(0)
+    assert driver.failed == [task]
+    assert any('finished, but its run folder does not match' in line and 'restart the driver' in line for line in said)

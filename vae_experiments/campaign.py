@@ -238,6 +238,11 @@ class Campaign:
                     self.failed.append(task)
                     continue
                 folder = state_of(task, self.log_dir)[2]
+                if folder is None:  # e.g. its config.json has a hyper key this driver's code does not know yet
+                    self.say(f'core {core}: {task.label} finished, but its run folder does not match the cell in '
+                             f'this driver; restart the driver (it reads folders with the code it started with)')
+                    self.failed.append(task)
+                    continue
             self._after(core, task, folder)
 
     def stop(self, signum, _frame):
