@@ -29,6 +29,20 @@ def median_distance_per_image(psi):
     return tfp.stats.percentile(per_sample, 50.0, axis=1, interpolation='midpoint')
 
 
+def _batched_vertex_distances(sample_psi, x, samples_n, batch_n, seed):
+    """Yields, batch by batch, d(psi) of shape (b, S, num_of_vars); batch i is drawn with seed + i."""
+    for i, start in enumerate(range(0, int(x.shape[0]), batch_n)):
+        yield distance_to_nearest_vertex(sample_psi(x[start:start + batch_n], samples_n, seed + i))
+
+
+def _median_over_axis1(values):
+    return tfp.stats.percentile(values, 50.0, axis=1, interpolation='midpoint').numpy()
+
+
+def _concatenate(parts):
+    return np.concatenate(parts) if parts else np.zeros((0,), np.float32)
+
+
 def posterior_vertex_distances(sample_psi, x, samples_n=100, batch_n=100, seed=0):
     """Per-image median vertex distance over a whole set of images.
 
@@ -43,11 +57,7 @@ def posterior_vertex_distances(sample_psi, x, samples_n=100, batch_n=100, seed=0
     Returns:
         numpy array (N,) of medians.
     """
-    out = []
-    for i, start in enumerate(range(0, int(x.shape[0]), batch_n)):
-        psi = sample_psi(x[start:start + batch_n], samples_n, seed + i)
-        out.append(median_distance_per_image(psi).numpy())
-    return np.concatenate(out) if out else np.zeros((0,), np.float32)
+    return vertex_distance_profile(sample_psi, x, samples_n, batch_n, seed)[0]
 
 
 def fraction_within(distances, radius=0.2):
@@ -59,23 +69,20 @@ def fraction_within(distances, radius=0.2):
 def vertex_distance_profile(sample_psi, x, samples_n=100, batch_n=100, seed=0, radius=0.2):
     """Figure 5's per-image medians and the share of posterior samples within `radius` of a vertex, in one pass.
 
-    The same draws as `posterior_vertex_distances` (batch i from seed + i), so its medians equal that function's.
+    Arguments as `posterior_vertex_distances`, whose result is this function's first.
     Returns:
         (medians (N,), share of samples whose variable-averaged distance is <= radius, share of single variables'
         samples psi[:, :, s, v] that are <= radius from their vertex).
     """
     medians, near_samples, near_variables, samples, variables = [], 0, 0, 0, 0
-    for i, start in enumerate(range(0, int(x.shape[0]), batch_n)):
-        psi = sample_psi(x[start:start + batch_n], samples_n, seed + i)
-        per_variable = distance_to_nearest_vertex(psi)                       # (b, S, v)
-        per_sample = tf.reduce_mean(per_variable, axis=-1)                   # (b, S)
-        medians.append(tfp.stats.percentile(per_sample, 50.0, axis=1, interpolation='midpoint').numpy())
+    for per_variable in _batched_vertex_distances(sample_psi, x, samples_n, batch_n, seed):   # (b, S, v)
+        per_sample = tf.reduce_mean(per_variable, axis=-1)                                     # (b, S)
+        medians.append(_median_over_axis1(per_sample))
         near_samples += int(tf.reduce_sum(tf.cast(per_sample <= radius, tf.int64)))
         near_variables += int(tf.reduce_sum(tf.cast(per_variable <= radius, tf.int64)))
         samples += int(tf.size(per_sample))
         variables += int(tf.size(per_variable))
-    medians = np.concatenate(medians) if medians else np.zeros((0,), np.float32)
-    return medians, near_samples / max(samples, 1), near_variables / max(variables, 1)
+    return _concatenate(medians), near_samples / max(samples, 1), near_variables / max(variables, 1)
 
 
 def averaged_and_pooled_medians(sample_psi, x, samples_n=100, batch_n=100, seed=0):
@@ -87,13 +94,7 @@ def averaged_and_pooled_medians(sample_psi, x, samples_n=100, batch_n=100, seed=
          pooled (N,): median over (s, v) of d(psi[:, :, s, v]), every variable's sample a value of its own).
     """
     averaged, pooled = [], []
-    for i, start in enumerate(range(0, int(x.shape[0]), batch_n)):
-        psi = sample_psi(x[start:start + batch_n], samples_n, seed + i)
-        per_variable = distance_to_nearest_vertex(psi)                                         # (b, S, v)
-        per_sample = tf.reduce_mean(per_variable, axis=-1)                                     # (b, S)
-        averaged.append(tfp.stats.percentile(per_sample, 50.0, axis=1, interpolation='midpoint').numpy())
-        flat = tf.reshape(per_variable, (tf.shape(per_variable)[0], -1))                      # (b, S v)
-        pooled.append(tfp.stats.percentile(flat, 50.0, axis=1, interpolation='midpoint').numpy())
-    if not averaged:
-        return np.zeros((0,), np.float32), np.zeros((0,), np.float32)
-    return np.concatenate(averaged), np.concatenate(pooled)
+    for per_variable in _batched_vertex_distances(sample_psi, x, samples_n, batch_n, seed):   # (b, S, v)
+        averaged.append(_median_over_axis1(tf.reduce_mean(per_variable, axis=-1)))
+        pooled.append(_median_over_axis1(tf.reshape(per_variable, (tf.shape(per_variable)[0], -1))))  # (b, S v)
+    return _concatenate(averaged), _concatenate(pooled)
