@@ -126,55 +126,37 @@ ABLATION_HYPER = {**EVIDENCE_HYPER, 'softmax_delta': ABLATION_DELTA}
 difference), beside the same cells with delta 1 made on the same machine (`ablation_delta_base*`: the evidence cells
 of seed 0, so the two sides differ in delta only)."""
 
+
+def _at_temperatures(temps, seeds, hyper, models=FIGURE_MODELS, dataset='mnist'):
+    """A preset running each of `models` at its one temperature `temps[model]` (CV_TEMPS or TEMPS_20)."""
+    return {'models': models, 'datasets': [dataset], 'temps': {m: [temps[m]] for m in models}, 'seeds': seeds,
+            'hyper': hyper}
+
+
+def _figure_panels(prefix, seeds, hyper, models=FIGURE_MODELS):
+    """Presets `<prefix>_20` and `<prefix>_cv`: the two panels of Figures 3-5 on MNIST, with the vanished-gradient
+    monitor on at the "20" temperatures only."""
+    return {f'{prefix}_20': _at_temperatures(TEMPS_20, seeds, {**hyper, 'monitor_gradients': True}, models),
+            f'{prefix}_cv': _at_temperatures(CV_TEMPS, seeds, hyper, models)}
+
+
 PRESETS = {
     'table1': {'parts': ['table1_mnist', 'table1_fmnist', 'table1_celeb_a']},
-    'table1_mnist': {'models': TABLE1_MODELS['mnist'], 'datasets': ['mnist'], 'temps': TEMPS, 'seeds': SEEDS,
-                     'hyper': {}},
-    'table1_fmnist': {'models': TABLE1_MODELS['fmnist'], 'datasets': ['fmnist'], 'temps': TEMPS, 'seeds': SEEDS,
-                      'hyper': {}},
-    'table1_celeb_a': {'models': TABLE1_MODELS['celeb_a'], 'datasets': ['celeb_a'], 'temps': TEMPS, 'seeds': SEEDS,
-                       'hyper': {}},
+    **{f'table1_{d}': {'models': TABLE1_MODELS[d], 'datasets': [d], 'temps': TEMPS, 'seeds': SEEDS, 'hyper': {}}
+       for d in ('mnist', 'fmnist', 'celeb_a')},
     'sb_infinite': {'models': ['IGR_SB_Dis'], 'datasets': ['mnist', 'fmnist'], 'temps': TEMPS, 'seeds': SEEDS,
                     'hyper': {}},
-    'figures_20': {'models': FIGURE_MODELS, 'datasets': ['mnist'], 'temps': {m: [TEMPS_20[m]] for m in FIGURE_MODELS},
-                   'seeds': SEEDS, 'hyper': {'monitor_gradients': True}},
-    'figures_cv': {'models': FIGURE_MODELS, 'datasets': ['mnist'], 'temps': {m: [CV_TEMPS[m]] for m in FIGURE_MODELS},
-                   'seeds': SEEDS, 'hyper': {}},
+    **_figure_panels('figures', SEEDS, {}),
     'figures': {'parts': ['figures_20', 'figures_cv']},
-    'evidence_mnist_20': {'models': FIGURE_MODELS, 'datasets': ['mnist'],
-                          'temps': {m: [TEMPS_20[m]] for m in FIGURE_MODELS}, 'seeds': EVIDENCE['seeds'],
-                          'hyper': {**EVIDENCE_HYPER, 'monitor_gradients': True}},
-    'straight_through': {'models': ['GS_Dis', 'IGR_I_Dis'], 'datasets': ['mnist'],
-                         'temps': {m: [TEMPS_20[m]] for m in ('GS_Dis', 'IGR_I_Dis')}, 'seeds': [0],
-                         'hyper': {'epochs': 5, 'keep_checkpoints': 5}},
-    'evidence_mnist_cv': {'models': FIGURE_MODELS, 'datasets': ['mnist'],
-                          'temps': {m: [CV_TEMPS[m]] for m in FIGURE_MODELS}, 'seeds': EVIDENCE['seeds'],
-                          'hyper': EVIDENCE_HYPER},
-    'evidence_fmnist_cv': {'models': FIGURE_MODELS, 'datasets': ['fmnist'],
-                           'temps': {m: [CV_TEMPS[m]] for m in FIGURE_MODELS}, 'seeds': EVIDENCE['seeds'],
-                           'hyper': EVIDENCE_HYPER},
+    **_figure_panels('evidence_mnist', EVIDENCE['seeds'], EVIDENCE_HYPER),
+    'evidence_fmnist_cv': _at_temperatures(CV_TEMPS, EVIDENCE['seeds'], EVIDENCE_HYPER, dataset='fmnist'),
     'evidence': {'parts': ['evidence_mnist_20', 'evidence_mnist_cv', 'evidence_fmnist_cv']},
-    'paper_mnist_20': {'models': FIGURE_MODELS, 'datasets': ['mnist'],
-                       'temps': {m: [TEMPS_20[m]] for m in FIGURE_MODELS}, 'seeds': PAPER['seeds'],
-                       'hyper': {**PAPER_HYPER, 'monitor_gradients': True}},
-    'paper_mnist_cv': {'models': FIGURE_MODELS, 'datasets': ['mnist'],
-                       'temps': {m: [CV_TEMPS[m]] for m in FIGURE_MODELS}, 'seeds': PAPER['seeds'],
-                       'hyper': PAPER_HYPER},
-    'paper_fmnist_cv': {'models': FIGURE_MODELS, 'datasets': ['fmnist'],
-                        'temps': {m: [CV_TEMPS[m]] for m in FIGURE_MODELS}, 'seeds': PAPER['seeds'],
-                        'hyper': PAPER_HYPER},
-    'ablation_delta_20': {'models': ABLATION_MODELS, 'datasets': ['mnist'],
-                          'temps': {m: [TEMPS_20[m]] for m in ABLATION_MODELS}, 'seeds': [0],
-                          'hyper': {**ABLATION_HYPER, 'monitor_gradients': True}},
-    'ablation_delta_cv': {'models': ABLATION_MODELS, 'datasets': ['mnist'],
-                          'temps': {m: [CV_TEMPS[m]] for m in ABLATION_MODELS}, 'seeds': [0],
-                          'hyper': ABLATION_HYPER},
-    'ablation_delta_base_20': {'models': ABLATION_MODELS, 'datasets': ['mnist'],
-                               'temps': {m: [TEMPS_20[m]] for m in ABLATION_MODELS}, 'seeds': [0],
-                               'hyper': {**EVIDENCE_HYPER, 'monitor_gradients': True}},
-    'ablation_delta_base_cv': {'models': ABLATION_MODELS, 'datasets': ['mnist'],
-                               'temps': {m: [CV_TEMPS[m]] for m in ABLATION_MODELS}, 'seeds': [0],
-                               'hyper': EVIDENCE_HYPER},
+    'straight_through': _at_temperatures(TEMPS_20, [0], {'epochs': 5, 'keep_checkpoints': 5},
+                                         models=['GS_Dis', 'IGR_I_Dis']),
+    **_figure_panels('paper_mnist', PAPER['seeds'], PAPER_HYPER),
+    'paper_fmnist_cv': _at_temperatures(CV_TEMPS, PAPER['seeds'], PAPER_HYPER, dataset='fmnist'),
+    **_figure_panels('ablation_delta', [0], ABLATION_HYPER, ABLATION_MODELS),
+    **_figure_panels('ablation_delta_base', [0], EVIDENCE_HYPER, ABLATION_MODELS),
     'ablation_delta': {'parts': ['ablation_delta_20', 'ablation_delta_cv', 'ablation_delta_base_20',
                                  'ablation_delta_base_cv']},
 }
