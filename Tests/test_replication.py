@@ -85,6 +85,29 @@ def test_sources_read_final_values_and_temperature_drops():
         replication.evaluate([Comparison('elbo', 'cv', 'bogus', 'TeELBO', igr, gs)], records)
 
 
+def test_decided_lists_only_the_decided_comparisons_with_each_sides_seeds(tmp_path):
+    """Welch's rule on hand-made records: IGR-I beats GS at tau 1 by 30.5 nats over seeds 0-2 against
+    GS's 0-1; at the low temperatures one seed each cannot decide. decided.md lists the first row only."""
+    from vae_experiments.report_claims import write_decided
+    runs = _runs()
+    runs = runs[~((runs['model_type'] == 'GS_Dis') & (runs['temp'] == 1.0) & (runs['seed'] == 2))]
+    runs = runs[~((runs['temp'] < 1.0) & (runs['seed'] > 0))]
+    case = lambda label, model, temp: Case(label, {'experiment': 'vae', 'model_type': model, 'temp': temp})
+    table = replication.evaluate(
+        [Comparison('elbo', 'cv', 'final', 'TeELBO', case('IGR-I (tau=1)', 'IGR_I_Dis', 1.0),
+                    case('GS', 'GS_Dis', 1.0)),
+         Comparison('vertices', 'low', 'final', 'TeELBO', case('IGR-I (tau=0.1)', 'IGR_I_Dis', 0.1),
+                    case('GS', 'GS_Dis', 0.25))], Records(runs), 'welch')
+    assert table['verdict'].tolist() == [replication.SUPPORTED, replication.UNDECIDED]
+    assert (table['n_a'].tolist(), table['n_b'].tolist(), table['n'].tolist()) == ([3, 1], [2, 1], [2, 1])
+    write_decided(table, tmp_path)
+    md = (tmp_path / 'decided.md').read_text()
+    assert '1 of 2 comparisons are decided at the runs\' last epoch (1 supported, 0 not supported)' in md
+    assert '| IGR-I (tau=1) against GS, TeELBO, cv | +30.50 [' in md and '| 3 / 2 | supported |' in md
+    assert 'tau=0.1' not in md
+    assert pd.read_csv(tmp_path / 'decided.csv')['a'].tolist() == ['IGR-I (tau=1)']
+
+
 @pytest.fixture(scope='module')
 def shipped(tmp_path_factory):
     """Four short real MNIST runs (IGR-I and GS at the cross-validated temperature, seeds 0 and 1), shipped."""

@@ -143,7 +143,7 @@ def check(budget, results_dir):
                 if (out_dir / name).is_file():
                     (fresh / name).write_bytes((out_dir / name).read_bytes())
         write_all(runs_dir, fresh, budget)
-        tables = TABLES + (('verdict_by_training', 'epoch10_agreement') if budget.training_epochs else
+        tables = TABLES + (('verdict_by_training', 'decided', 'epoch10_agreement') if budget.training_epochs else
                            tuple(a.name for a in ABLATIONS) + ('distance_averaging',))
         pairs = [(f'tables/{t}.{ext}', fresh / 'tables' / f'{t}.{ext}') for t in tables for ext in ('md', 'csv')]
         pairs += [(name, fresh / name) for name in FIGURE_DATA + (FIGURE5_RUNS, budget.gradient_file)]

@@ -3,7 +3,7 @@
 `comparisons` lists every comparison claim by claim; `Utils/results/replication.py` evaluates them on a budget's
 records by the budget's rule (paired by seed, or Welch) and states the rules. Written here: `claims.{md,csv}` and,
 for a budget with `training_epochs`, `verdict_by_training.{md,csv}` (the same comparisons on the records read at each
-of those epochs).
+of those epochs) and `decided.{md,csv}` (the comparisons its shipped runs decide so far).
 """
 import numpy as np
 import pandas as pd
@@ -106,7 +106,29 @@ def write_claims(runs, out_dir, tables_dir, budget):
     (tables_dir / 'claims.md').write_text(md)
     if budget.training_epochs:
         write_verdict_by_training(runs, tables_dir, budget)
+        write_decided(table, tables_dir)
     return table
+
+
+def write_decided(table, tables_dir):
+    """`decided.{md,csv}`: the comparisons of `table` (the claims at the runs' last epoch) that are decided, claim by
+    claim, so that a budget still filling in says in one place what its runs establish and what is still open."""
+    decided = table[table['verdict'] != replication.UNDECIDED]
+    decided.to_csv(tables_dir / 'decided.csv', index=False)
+    lines = ['# Comparisons decided so far\n\n'
+             f'{len(decided)} of {len(table)} comparisons are decided at the runs\' last epoch '
+             f'({sum(decided["verdict"] == replication.SUPPORTED)} supported, '
+             f'{sum(decided["verdict"] == replication.NOT_SUPPORTED)} not supported); every other one is not '
+             f'decidable with the runs shipped. IGR - GS is signed so that > 0 favours IGR.\n']
+    if len(decided):
+        lines.append('\n| claim | comparison | IGR - GS [95% CI] | seeds IGR / GS | verdict |\n'
+                     '|---|---|---|---|---|\n')
+    for _, r in decided.iterrows():
+        digits = 2 if abs(r['diff_mean']) >= 1 else 4
+        lines.append(f'| {CLAIMS[r["claim"]]} | {r["a"]} against {r["b"]}, {r["metric"]}, {r["context"]} | '
+                     f'{r["diff_mean"]:+.{digits}f} [{r["ci_low"]:+.{digits}f}, {r["ci_high"]:+.{digits}f}] | '
+                     f'{r["n_a"]} / {r["n_b"]} | {r["verdict"]} |\n')
+    (tables_dir / 'decided.md').write_text(''.join(lines))
 
 
 def verdict_by_training(runs, budget):

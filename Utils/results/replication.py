@@ -227,13 +227,15 @@ SOURCES = {'final': Records.final, 'vanished': Records.vanished, 'drop': Records
 
 
 def welch_comparison(a, b, higher_is_better=True):
-    """Welch's comparison of two per-seed Series: the columns of `paired_comparison` (diff_std: the standard error)
-    plus ci_low, ci_high and df; the verdict is set by `evaluate` after Holm's correction."""
+    """Welch's comparison of two per-seed Series: the columns of `paired_comparison` (diff_std: the standard error;
+    n: the smaller side's number of seeds) plus n_a and n_b (each side's), ci_low, ci_high and df; the verdict is set
+    by `evaluate` after Holm's correction."""
     a, b = a.dropna(), b.dropna()
     test = significance.welch(a.to_numpy(float), b.to_numpy(float), higher_is_better)
     std = lambda v: float(np.std(v, ddof=1)) if len(v) > 1 else math.nan
     mean = lambda v: float(np.mean(v)) if len(v) else math.nan
-    return {'n': min(len(a), len(b)), 'seeds': ' '.join(str(s) for s in sorted(set(a.index) | set(b.index))),
+    return {'n': min(len(a), len(b)), 'n_a': len(a), 'n_b': len(b),
+            'seeds': ' '.join(str(s) for s in sorted(set(a.index) | set(b.index))),
             'a_mean': mean(a), 'a_std': std(a), 'b_mean': mean(b), 'b_std': std(b), 'diff_mean': test['diff'],
             'diff_std': test['se'], 'ci_low': test['ci_low'], 'ci_high': test['ci_high'], 'df': test['df'],
             'wins': math.nan, 't': test['t'], 'p': test['p']}
