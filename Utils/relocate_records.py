@@ -14,6 +14,8 @@ import re
 import sys
 from pathlib import Path
 
+from Utils.runs.folders import write_bytes
+
 ABSOLUTE_PATH = re.compile(r'(?<![\w./~-])/(?:[\w.~+-]+/)*[\w.~+-]+')
 """An absolute POSIX path in a record's text (a slash not preceded by a name character, then its components)."""
 
@@ -57,9 +59,7 @@ def relocate(runs_dir):
     for folder, path in record_files(runs_dir):
         new = relocated_bytes(path, folder.name)
         if new != path.read_bytes():
-            tmp = path.with_name(path.name + '.tmp')
-            tmp.write_bytes(new)
-            tmp.replace(path)  # atomic: an interrupted rewrite leaves the old record or the new one
+            write_bytes(path, new)  # atomic: an interrupted rewrite leaves the old record or the new one
             changed.append(path)
     return changed
 

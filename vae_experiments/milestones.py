@@ -71,12 +71,8 @@ def append_gradient_rows(run_dir, rows):
     if path.is_file():
         with open(path, newline='') as handle:
             old = list(csv.DictReader(handle))
-    tmp = path.with_name(path.name + '.tmp')
-    with open(tmp, 'w', newline='') as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(GRADIENT_COLUMNS))
-        writer.writeheader()
-        writer.writerows(sorted(old + rows, key=lambda r: (int(r['epoch']), r['target'])))
-    tmp.replace(path)
+    folders.write_csv(path, sorted(old + rows, key=lambda r: (int(r['epoch']), r['target'])),
+                      fieldnames=GRADIENT_COLUMNS)
 
 
 def evaluate_epoch(run_dir, epoch, say):

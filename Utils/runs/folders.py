@@ -16,6 +16,7 @@ Experiments read results back from these files only (`read_config`, `read_metric
 """
 import csv
 import datetime
+import io
 import json
 import os
 from pathlib import Path
@@ -70,6 +71,19 @@ def write_bytes(path, data, fence=None):
     tmp = path.with_name(path.name + '.tmp')
     tmp.write_bytes(data)
     os.replace(tmp, path)
+
+
+def write_csv(path, rows, fence=None, fieldnames=None):
+    """Write CSV atomically, as `write_bytes`: `rows` are lists (the header among them), or with `fieldnames` dicts
+    under that header (a key outside it raises)."""
+    buffer = io.StringIO()
+    if fieldnames is None:
+        csv.writer(buffer).writerows(rows)
+    else:
+        writer = csv.DictWriter(buffer, fieldnames=list(fieldnames))
+        writer.writeheader()
+        writer.writerows(rows)
+    write_bytes(path, buffer.getvalue().encode(), fence)
 
 
 def write_json(path, payload, fence=None):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from Utils.runs.folders import no_fence, read_status, whole_row, write_json
+from Utils.runs.folders import no_fence, read_status, whole_row, write_csv, write_json
 
 
 class CsvLog:
@@ -23,11 +23,7 @@ class CsvLog:
         self.path, self.columns = Path(path), list(columns)
         self.fence = fence or no_fence
         if not self.path.exists():
-            self.fence()
-            tmp = self.path.with_name(self.path.name + '.tmp')
-            with open(tmp, 'w', newline='') as handle:
-                csv.writer(handle).writerow(self.columns)
-            os.replace(tmp, self.path)
+            write_csv(self.path, [self.columns], self.fence)
 
     def append(self, row):
         buffer = io.StringIO()
@@ -44,11 +40,7 @@ class CsvLog:
             rows = list(csv.reader(handle))
         width = len(rows[0])
         kept = [rows[0]] + [r for r in rows[1:] if whole_row(r, width) and int(float(r[0])) <= epoch]
-        self.fence()
-        tmp = self.path.with_name(self.path.name + '.tmp')
-        with open(tmp, 'w', newline='') as handle:
-            csv.writer(handle).writerows(kept)
-        os.replace(tmp, self.path)
+        write_csv(self.path, kept, self.fence)
 
 
 
