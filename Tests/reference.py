@@ -2,7 +2,6 @@
 project itself."""
 import tensorflow as tf
 
-from Models.vae_hyper import MODEL_TYPES
 from Utils.load_data import test_batch_size
 
 
@@ -15,13 +14,6 @@ def stick_break_iterative(eta):
         pieces.append(eta[:, k] * remaining)
         remaining = remaining * (1.0 - eta[:, k])
     return tf.stack(pieces, axis=1)
-
-
-def dist_type_from_model_type(model_type):
-    """Sampler name of a VAE ``model_type`` ('IGR_I_Dis' -> 'IGR_I'); ValueError if unknown."""
-    if model_type not in MODEL_TYPES:
-        raise ValueError(f'unknown model_type {model_type!r}; valid choices are {list(MODEL_TYPES)}')
-    return MODEL_TYPES[model_type][0]
 
 
 def make_tf_datasets(spec, batch_n, seed, test_batch_n=None):

@@ -9,7 +9,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 import Utils.Distributions as D
-from Tests.reference import dist_type_from_model_type, stick_break_iterative
+from Tests.reference import stick_break_iterative
 
 tfd, tfb = tfp.distributions, tfp.bijectors
 
@@ -345,8 +345,10 @@ def test_unknown_sampler_lists_choices():
     with pytest.raises(ValueError, match="IGR_I.*IGR_Planar.*IGR_SB"):
         D.get_sampler_class('IGR_X')
     assert set(D.SAMPLERS) == {'GS', 'IGR_I', 'IGR_Planar', 'IGR_SB', 'IGR_SB_Finite'}
-    assert dist_type_from_model_type('IGR_SB_Finite_Dis') == 'IGR_SB_Finite'
-    assert dist_type_from_model_type('GS') == 'GS'
+    from Models.OptVAE import model_family
+    assert model_family('IGR_SB_Finite_Dis') == ('IGR_SB_Finite', False) and model_family('GS')[0] == 'GS'
+    with pytest.raises(ValueError, match="unknown model_type 'IGR_X_Dis'; valid choices are: .*IGR_SB_Finite_Dis"):
+        model_family('IGR_X_Dis')
     with pytest.raises(ValueError):
         D.generate_sample(1, [tf.zeros((1, 3, 1, 1))], 'Gumbel', 0.5)
 
