@@ -266,6 +266,7 @@ def run_sop(hyper=None, run_with_sample=None, resume_dir=None, data=None, run_di
         log.line(f'# SOP {h["model_type"]} temp {h["temp"]:g} seed {h["seed"]}, {steps} steps/epoch, '
                  f'{sum(int(np.prod(v.shape)) for v in model.net.trainable_variables)} parameters; '
                  f'run folder {run_dir.name}')
+    log.session(start_epoch + 1)
     log.status(epochs_done=start_epoch, finished=False, interrupted=None, error=None)
 
     def end_of_epoch(epoch, stats, seconds):

@@ -222,6 +222,7 @@ def run_vae(hyper=None, run_with_sample=None, resume_dir=None, run_dir=None):
             return final
     else:
         log.line(_run_header(model, h, run_dir, steps))
+    log.session(start_epoch + 1)
     log.status(epochs_done=start_epoch, finished=False, interrupted=None, error=None)
     try:
         test_batches = _test_batches(spec.x_test)

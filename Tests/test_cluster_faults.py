@@ -11,6 +11,7 @@ Smoke-sized runs (`--smoke`, batch 5) on up to 3,000 MNIST training images ($IGR
 takes ~1-3 s and a signal sent right after an epoch is logged lands inside the next one.
 """
 import hashlib
+import importlib.metadata
 import json
 import os
 import signal
@@ -25,7 +26,7 @@ import numpy as np
 import pytest
 
 from Utils import cli
-from Utils.runs import runstore
+from Utils.runs import machine, runstore
 from Utils.runs.folders import read_metrics
 from Utils.relocate_records import absolute_paths, relocate, relocate_text
 
@@ -325,6 +326,10 @@ def test_sigkill_while_a_checkpoint_is_written_resumes_from_the_last_complete_on
     log = (folder / 'train.log').read_text()
     assert 'resumed at the end of epoch 1 (epoch checkpoint)' in log  # one epoch redone, no more
     assert _epochs(folder) == list(range(1, REFERENCE_EPOCHS + 1))
+    sessions = json.loads((folder / 'machine.json').read_text())['sessions']  # each session names its machine
+    assert [s['first_epoch'] for s in sessions] == [1, 2] and log.count('# machine: ') == 2
+    assert {s['cpu'] for s in sessions} == {machine.cpu_model()}
+    assert {s['tensorflow'] for s in sessions} == {importlib.metadata.version('tensorflow')}
     np.testing.assert_allclose(_numbers(folder), _numbers(reference), rtol=1e-5, atol=1e-3)
 
 

@@ -102,7 +102,7 @@ def write_all(runs_dir, out_dir, budget):
     if budget.merge_shipped:
         write_ablations(runs, out_dir, tables_dir, Path(runs_dir).parent)
         write_distance_averaging(tables_dir, Path(runs_dir).parent)
-    write_budget(runs, tables_dir, budget.expected_runs)
+    write_budget(runs, tables_dir, budget.expected_runs, machines=bool(budget.training_epochs))
     return write_claims(runs, out_dir, tables_dir, budget)
 
 

@@ -40,8 +40,21 @@ def _part_runs(runs, experiment, dataset_name=None, panel=None, run_jv=False):
     return rows
 
 
-def budget(runs, expected=None):
-    """Per part of the campaign: runs (of the `expected` number per part), seeds, epochs and the time they logged.
+def _machines(run_dirs):
+    """The CPU models that trained `run_dirs`, with how many runs each (a run's machine.json); a run made, or begun,
+    before runs recorded their machine counts as not recorded (as well)."""
+    from Utils.runs.machine import run_machines
+    counts = {}
+    for run_dir in run_dirs:
+        for cpu in run_machines(run_dir):
+            cpu = cpu or 'not recorded'
+            counts[cpu] = counts.get(cpu, 0) + 1
+    return '; '.join(f'{cpu} ({n})' for cpu, n in sorted(counts.items()))
+
+
+def budget(runs, expected=None, machines=False):
+    """Per part of the campaign: runs (of the `expected` number per part), seeds, epochs and the time they logged,
+    and with `machines` the CPUs that trained them.
 
     `metrics.csv`'s `seconds` is the training time of an epoch (the SOP logs it at its evaluated epochs only), so the
     training time is estimated as mean logged epoch seconds x epochs; the log-likelihood estimates' own seconds are
@@ -62,12 +75,13 @@ def budget(runs, expected=None):
         rows.append({'part': part, 'runs': done, 'models': chosen['model_type'].nunique(),
                      'seeds': ' '.join(str(int(s)) for s in sorted(set(chosen['seed']))),
                      'epochs': '-'.join(str(e) for e in (epochs[:1] + epochs[-1:] if len(epochs) > 1 else epochs)),
-                     'train_minutes': round(train / 60., 1), 'log_likelihood_minutes': round(ll / 60., 1)})
+                     'train_minutes': round(train / 60., 1), 'log_likelihood_minutes': round(ll / 60., 1),
+                     **({'machine': _machines(chosen['run_dir'])} if machines else {})})
     return pd.DataFrame(rows)
 
 
-def write_budget(runs, tables_dir, expected=None):
-    table = budget(runs, expected)
+def write_budget(runs, tables_dir, expected=None, machines=False):
+    table = budget(runs, expected, machines)
     table.to_csv(tables_dir / 'budget.csv', index=False)
     header = '| ' + ' | '.join(table.columns) + ' |\n|' + '---|' * len(table.columns) + '\n'
     body = ''.join('| ' + ' | '.join(str(v) for v in row) + ' |\n' for row in table.itertuples(index=False))

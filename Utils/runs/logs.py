@@ -84,6 +84,12 @@ class RunLog:
         if self.echo:
             print(text, flush=True)
 
+    def session(self, first_epoch):
+        """Record the machine of the training session that starts at `first_epoch` (`Utils.runs.machine`: the run's
+        machine.json) and name it in train.log."""
+        from Utils.runs.machine import record_session, summary
+        self.line(summary(record_session(self.run_dir, first_epoch, self.fence)))
+
     def log_epoch(self, epoch, metrics, seconds, iteration, integer_keys=('N',), shown=None):
         """metrics.csv gets every metric; the train.log line only the `shown` ones (default all)."""
         self.metrics.append({'epoch': epoch, **metrics, 'seconds': seconds})
