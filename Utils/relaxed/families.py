@@ -21,11 +21,7 @@ are imported by the methods that use them.
 import numpy as np
 
 __all__ = ['Family', 'GumbelSoftmax', 'IGRIdentity', 'IGRPlanar', 'IGRStickBreakingFinite', 'IGRStickBreaking',
-           'FAMILIES', 'get_family', 'TRUNCATION_OPTIONS']
-
-TRUNCATION_OPTIONS = ('quantile', 'max')
-"""IGR-SB's rules for the truncation level (`Utils.relaxed.stick_breaking.compute_n_required`); here, without
-TensorFlow, so that the hyper checks read the same tuple."""
+           'FAMILIES', 'get_family']
 
 
 class Family:

@@ -13,12 +13,12 @@ pieces kept, ``n_required``, and :func:`truncation_mask` keeps them (static shap
 """
 import tensorflow as tf
 
-from Utils.relaxed.families import TRUNCATION_OPTIONS
 from Utils.relaxed.internal import as_float
 
 __all__ = ['log_stick_break', 'stick_break', 'log_stick_break_from_logits', 'stick_break_from_logits', 'igr_sb_lam', 'compute_n_required',
            'truncation_mask', 'TRUNCATION_OPTIONS', 'DEFAULT_QUANTILE']
 
+TRUNCATION_OPTIONS = ('quantile', 'max')
 DEFAULT_QUANTILE = 70.0
 """Percentile of the per-draw number of stick pieces used by the 'quantile' truncation (the original code's value)."""
 
