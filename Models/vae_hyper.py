@@ -49,7 +49,7 @@ XLA_WINS = {'dense': True, 'conv_jointvae': False, 'dlgmm_dense': True}
 against 23.0 s without; conv floor step at 64x64x3 290 ms against 260 ms, and the JointVAE MNIST evaluation 7.2 s
 against 3.1 s); read by jit_compile='auto'."""
 DEFAULT_LL_SAMPLES = 10
-TRUNCATION_OPTIONS = ('quantile', 'max')
+TRUNCATION_OPTIONS = ('quantile', 'max')  # the stick-breaking maths' choices, kept here TensorFlow-free (tested equal)
 DISCRETE_PROBS = ('exact', 'monte_carlo')
 
 HYPER_KEYS = {

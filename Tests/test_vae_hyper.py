@@ -94,3 +94,10 @@ def test_shipped_priors_match_their_dimensions():
             prior = tv.load_prior_for(h)
             assert prior['mu'].shape == prior['xi'].shape == (1, categories - 1, 1, 1)
     assert tv.load_prior_for(tv.validate_hyper({'model_type': 'GS_Dis', 'n_required': 10})) is None
+
+
+def test_the_hyper_checks_truncation_options_are_the_samplers():
+    """Models/vae_hyper.py keeps its own copy (it must not import TensorFlow, which the stick-breaking maths does)."""
+    from Models import vae_hyper
+    from Utils.relaxed import stick_breaking
+    assert vae_hyper.TRUNCATION_OPTIONS == stick_breaking.TRUNCATION_OPTIONS
