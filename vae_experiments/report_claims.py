@@ -124,10 +124,8 @@ def write_decided(table, tables_dir):
         lines.append('\n| claim | comparison | IGR - GS [95% CI] | seeds IGR / GS | verdict |\n'
                      '|---|---|---|---|---|\n')
     for _, r in decided.iterrows():
-        digits = 2 if abs(r['diff_mean']) >= 1 else 4
         lines.append(f'| {CLAIMS[r["claim"]]} | {r["a"]} against {r["b"]}, {r["metric"]}, {r["context"]} | '
-                     f'{r["diff_mean"]:+.{digits}f} [{r["ci_low"]:+.{digits}f}, {r["ci_high"]:+.{digits}f}] | '
-                     f'{r["n_a"]} / {r["n_b"]} | {r["verdict"]} |\n')
+                     f'{_effect(r, "+")} | {r["n_a"]} / {r["n_b"]} | {r["verdict"]} |\n')
     (tables_dir / 'decided.md').write_text(''.join(lines))
 
 
@@ -142,13 +140,16 @@ def verdict_by_training(runs, budget):
     return pd.concat(frames, ignore_index=True)
 
 
-def _cell(row):
-    if not row['n']:
-        return '-'
+def _effect(row, sign=''):
+    """IGR - GS of a comparison row with its 95% interval when it has one ('+' in `sign` shows the sign always)."""
     digits = 2 if abs(row['diff_mean']) >= 1 else 4
-    interval = (f' [{row["ci_low"]:.{digits}f}, {row["ci_high"]:.{digits}f}]'
+    interval = (f' [{row["ci_low"]:{sign}.{digits}f}, {row["ci_high"]:{sign}.{digits}f}]'
                 if np.isfinite(row['ci_low']) else '')
-    return f'{row["diff_mean"]:.{digits}f}{interval} {VERDICT_MARK[row["verdict"]]}'
+    return f'{row["diff_mean"]:{sign}.{digits}f}{interval}'
+
+
+def _cell(row):
+    return f'{_effect(row)} {VERDICT_MARK[row["verdict"]]}' if row['n'] else '-'
 
 
 VERDICT_MARK = {replication.SUPPORTED: '**S**', replication.NOT_SUPPORTED: '**N**', replication.UNDECIDED: 'u'}
