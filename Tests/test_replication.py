@@ -181,3 +181,21 @@ def test_ablation_cells_show_a_single_run_without_a_spread():
     assert _cell(-123.456, np.nan, 2, 1) == '-123.46'
     assert _cell(0.12345, 0.5, 3, 3) == '0.123 ± 0.500'
     assert _cell(np.nan, np.nan, 2, 0) == '-'
+
+
+def test_progress_counts_the_campaigns_finished_cells_and_names_the_rest(tmp_path):
+    """With no records every cell of the paper campaign is still to run (40 MNIST, 20 SOP, 20 Fashion-MNIST,
+    12 JointVAE); one shipped SOP record (GS, seed 0) takes exactly that cell off SOP's list."""
+    from vae_experiments.report_budget_tables import progress, write_progress
+    empty = progress(tmp_path)
+    assert empty['cells'].tolist() == [40, 20, 20, 12] and empty['finished'].tolist() == [0, 0, 0, 0]
+    assert 'GS (tau=0.5): seeds 0-4' in empty['to_run'][1]
+    shipped = paths.REPO_ROOT / 'Results' / 'runs_paper' / 'sop_mnist_GS_t0.5_s0_kf22efd5aec'
+    shutil.copytree(shipped, tmp_path / shipped.name)
+    one = write_progress(tmp_path, tmp_path)
+    assert one['finished'].tolist() == [0, 1, 0, 0]
+    assert one['to_run'][1].split('; ') == ['IGR-I (tau=0.5): seeds 0-4', 'IGR-Planar (tau=0.5): seeds 0-4',
+                                            'IGR-SB (tau=0.5): seeds 0-4', 'GS (tau=0.5): seeds 1-4']
+    md = (tmp_path / 'progress.md').read_text()
+    assert 'Complete: no part yet. 1 of 92 runs are finished and shipped.' in md
+    assert '| Table 3 (SOP) | 1 of 20 | IGR-I (tau=0.5): seeds 0-4; ' in md

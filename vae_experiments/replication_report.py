@@ -11,7 +11,8 @@ What it does
 
     The parts: `report_records.py` (finished runs, Figure 5's and the gradient variance's per-run csv),
     `report_claims.py` (the claims as comparisons: claims and verdict-by-training tables) and
-    `report_budget_tables.py` (the budget table, the epoch-10 agreement, the setup ablations).
+    `report_budget_tables.py` (the budget table, the campaign's progress, the epoch-10 agreement, the setup
+    ablations).
 
     --check regenerates everything into a temporary folder and fails (exit 1) when a shipped table, figure csv,
     or generated block of REPLICATION.md differs from what the records give (`make replicate-check`).
@@ -37,7 +38,7 @@ from pathlib import Path  # noqa: E402
 
 from Utils import paths  # noqa: E402
 from vae_experiments.report_budget_tables import (ABLATIONS, write_ablations, write_agreement, write_budget,  # noqa: E402
-                                                  write_distance_averaging)
+                                                  write_distance_averaging, write_progress)
 from vae_experiments.report_claims import write_claims  # noqa: E402
 from vae_experiments.report_records import FIGURE5_RUNS, finished_runs, write_weight_records  # noqa: E402
 
@@ -99,6 +100,7 @@ def write_all(runs_dir, out_dir, budget):
         _figure(viz_grad_results, log_dir=log, out=results_dir / 'figure4_vanished_gradients_mnist.png')
     if budget.training_epochs:
         write_agreement(runs, tables_dir, Path(runs_dir).parent / BUDGETS['evidence'].runs)
+        write_progress(runs_dir, tables_dir, budget.name)
     if budget.merge_shipped:
         write_ablations(runs, out_dir, tables_dir, Path(runs_dir).parent)
         write_distance_averaging(tables_dir, Path(runs_dir).parent)
@@ -143,8 +145,8 @@ def check(budget, results_dir):
                 if (out_dir / name).is_file():
                     (fresh / name).write_bytes((out_dir / name).read_bytes())
         write_all(runs_dir, fresh, budget)
-        tables = TABLES + (('verdict_by_training', 'decided', 'epoch10_agreement') if budget.training_epochs else
-                           tuple(a.name for a in ABLATIONS) + ('distance_averaging',))
+        tables = TABLES + (('verdict_by_training', 'decided', 'epoch10_agreement', 'progress')
+                           if budget.training_epochs else tuple(a.name for a in ABLATIONS) + ('distance_averaging',))
         pairs = [(f'tables/{t}.{ext}', fresh / 'tables' / f'{t}.{ext}') for t in tables for ext in ('md', 'csv')]
         pairs += [(name, fresh / name) for name in FIGURE_DATA + (FIGURE5_RUNS, budget.gradient_file)]
         for name, new in pairs:

@@ -1,6 +1,8 @@
 """The report's tables about a budget's runs themselves, beside the claims.
 
 - `budget.{md,csv}`: per part of the campaign, the runs shipped, their seeds and epochs and the time they logged.
+- `progress.{md,csv}` (paper budget): per part of the campaign (`vae_experiments/campaign.py`'s plan), whether it
+  is complete and which cells are still to run.
 - `epoch10_agreement.{md,csv}` (paper budget): each run's epoch 10 against the shipped 10-epoch record of the same
   cell and seed.
 - `prior_ablation.{md,csv}`, `delta_ablation.{md,csv}` (evidence budget, `ABLATIONS`): IGR-I and IGR-Planar with
@@ -86,6 +88,57 @@ def write_budget(runs, tables_dir, expected=None, machines=False):
     header = '| ' + ' | '.join(table.columns) + ' |\n|' + '---|' * len(table.columns) + '\n'
     body = ''.join('| ' + ' | '.join(str(v) for v in row) + ' |\n' for row in table.itertuples(index=False))
     (tables_dir / 'budget.md').write_text('# Budget of the shipped runs\n\n' + header + body)
+    return table
+
+
+PART_TITLES = {'mnist': 'Table 1 (MNIST) and Figures 3-5', 'sop': 'Table 3 (SOP)',
+               'fmnist': 'Table 1 (Fashion-MNIST)', 'jv': 'Table 2 (JointVAE)'}
+"""The campaign's parts as the report names them."""
+
+
+def _seed_ranges(seeds):
+    """'0-2 4' for [0, 1, 2, 4]."""
+    seeds, spans = sorted(seeds), []
+    for seed in seeds:
+        if spans and seed == spans[-1][1] + 1:
+            spans[-1][1] = seed
+        else:
+            spans.append([seed, seed])
+    return ' '.join(f'{a}' if a == b else f'{a}-{b}' for a, b in spans)
+
+
+def progress(runs_dir, budget='paper'):
+    """Per part of the campaign (`campaign.PARTS`, its plan under `budget`): the cells whose records in `runs_dir`
+    are finished, of all, and the cells still to run as 'model (tau=t): seeds'."""
+    from Utils.viz_vae import case_label
+    from vae_experiments import campaign
+    rows = []
+    for part in campaign.PARTS:
+        tasks = campaign.plan((part,), budget=budget)
+        missing = {}
+        for task in tasks:
+            if campaign.state_of(task, runs_dir)[0] != 'finished':
+                case = (task.cell['model_type'], float(task.cell['temp']))
+                missing.setdefault(case, []).append(int(task.cell['seed']))
+        done = len(tasks) - sum(len(s) for s in missing.values())
+        rows.append({'part': PART_TITLES[part], 'finished': done, 'cells': len(tasks),
+                     'complete': done == len(tasks),
+                     'to_run': '; '.join(f'{case_label(*case)}: seed{"s" * (len(seeds) > 1)} {_seed_ranges(seeds)}'
+                                         for case, seeds in missing.items())})
+    return pd.DataFrame(rows)
+
+
+def write_progress(runs_dir, tables_dir, budget='paper'):
+    table = progress(runs_dir, budget)
+    table.to_csv(tables_dir / 'progress.csv', index=False)
+    complete = [row.part for row in table.itertuples() if row.complete]
+    lines = ['# Progress of the campaign\n\n',
+             f'Complete: {", ".join(complete) if complete else "no part yet"}. '
+             f'{int(table["finished"].sum())} of {int(table["cells"].sum())} runs are finished and shipped.\n\n',
+             '| part | runs finished | still to run |\n|---|---|---|\n']
+    lines += [f'| {row.part} | {row.finished} of {row.cells} | {row.to_run or "none: complete"} |\n'
+              for row in table.itertuples()]
+    (tables_dir / 'progress.md').write_text(''.join(lines))
     return table
 
 
