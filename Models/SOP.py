@@ -15,6 +15,8 @@ its family's (`Utils.relaxed.families`, `Family.bernoulli_units`; the constructi
               With one Gaussian dim the SB map gives psi_1 = sigmoid(pi_1 / tau) >= 1/2 (pi_1 > 0, so the softmax++
               category can never win as tau -> 0); two pieces give the unit both values at low temperature
               (b -> 1 when pi_1 > pi_2, b -> 0 when pi_2 > pi_1).
+The IGR units' sigma is learned (mu and xi = log sigma per Gaussian dim), or fixed for every unit with `unit_sigma`
+(mu only; the later original's SOP fixed sigma = 1).
 Discretized units: b_hard = 1 when the first coordinate is the argmax of the unit's category vector (for K = 2 this
 is rounding b at 1/2, i.e. a draw of the discrete Bernoulli unit); the next layer then sees the hard values.
 
@@ -35,12 +37,13 @@ def check_sop_model_type(model_type):
 class BernoulliUnits:
     """Relaxed Bernoulli units of one model family (no weights except the planar flow, owned by the network).
 
-    Args: model_type in SOP_MODEL_TYPES, units, temp (> 0), planar_flow (IGR_Planar only).
+    Args: model_type in SOP_MODEL_TYPES, units, temp (> 0), planar_flow (IGR_Planar only), sigma (IGR only: the
+    fixed scale of the units' Gaussian dims; None learns it).
     """
 
-    def __init__(self, model_type, units, temp, planar_flow=None):
+    def __init__(self, model_type, units, temp, planar_flow=None, sigma=None):
         check_sop_model_type(model_type)
-        self.relaxation = FAMILIES[model_type].bernoulli_units(temp, planar_flow)
+        self.relaxation = FAMILIES[model_type].bernoulli_units(temp, planar_flow, sigma)
         self.model_type, self.units, self.temp = model_type, int(units), self.relaxation.temp
         self.planar_flow = planar_flow
         self.noise_dims = self.relaxation.noise_dims
@@ -66,10 +69,12 @@ class BernoulliUnits:
 class SOPNet(tf.keras.Model):
     """Stochastic network x_upper (rows, 392) -> logits of x_lower (rows, 392).
 
-    Args: model_type, temp, units (200), stochastic_layers (2), out_dim (392), seed (weight initialisers).
+    Args: model_type, temp, units (200), stochastic_layers (2), out_dim (392), seed (weight initialisers),
+    unit_sigma (IGR only: the units' fixed scale; None learns it).
     """
 
-    def __init__(self, model_type, temp, units=200, stochastic_layers=2, in_dim=392, out_dim=392, seed=0, **kwargs):
+    def __init__(self, model_type, temp, units=200, stochastic_layers=2, in_dim=392, out_dim=392, seed=0,
+                 unit_sigma=None, **kwargs):
         super().__init__(**kwargs)
         check_sop_model_type(model_type)
         self.model_type, self.units, self.in_dim, self.out_dim = model_type, int(units), int(in_dim), int(out_dim)
@@ -78,7 +83,7 @@ class SOPNet(tf.keras.Model):
         if FAMILIES[model_type].has_flow:
             self.flows = [PlanarFlow(n_dims=1, num_of_vars=self.units, seed=seed + 100 + 10 * i, name=f'flow_{i}')
                           for i in range(stochastic_layers)]
-        self.unit_layers = [BernoulliUnits(model_type, units, temp, self.flows[i] if self.flows else None)
+        self.unit_layers = [BernoulliUnits(model_type, units, temp, self.flows[i] if self.flows else None, unit_sigma)
                             for i in range(stochastic_layers)]
         self.param_layers = [tf.keras.layers.Dense(u.params_n, kernel_initializer=init(i), name=f'params_{i}')
                              for i, u in enumerate(self.unit_layers)]

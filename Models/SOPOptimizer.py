@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from Models.SOP import SOPNet, bernoulli_log_lik
 from Models.sop_hyper import (HYPER_KEYS, SMOKE_BATCH_N, SOP_MODEL_TYPES, VALID_KEYS,  # noqa: F401
-                              default_hyper, validate_hyper)
+                              default_hyper, unit_sigma, validate_hyper)
 from Utils.runs import checkpointing, folders, hyper_checks, logs, seeding
 from Utils.runs.runstore import fence_of
 from Utils.runs.training_loop import NonFiniteLossError, epoch_permutation, resume_point, train_epochs  # noqa: F401
@@ -65,7 +65,7 @@ class SOPOptimizer:
         self.hyper = h = dict(hyper)
         seed = int(h['seed'])
         self.net = SOPNet(h['model_type'], h['temp'], units=h['units'], stochastic_layers=h['stochastic_layers'],
-                          seed=seed)
+                          seed=seed, unit_sigma=unit_sigma(h))
         self.optimizer = tf.keras.optimizers.Adam(learning_rate=float(h['learning_rate']))
         self.optimizer.build(self.net.trainable_variables)
         self.batch_n, self.sample_size = int(h['batch_n']), int(h['sample_size'])

@@ -3,11 +3,14 @@
     default_hyper(), validate_hyper(hyper, run_with_sample=None)
 """
 
+import math
+
 from Utils.runs import hyper_checks
 
 SOP_MODEL_TYPES = ('GS', 'IGR_I', 'IGR_Planar', 'IGR_SB')
 
 SMOKE_BATCH_N = 5
+LEARNED = 'learned'
 
 HYPER_KEYS = {
     'dataset_name': "'mnist' (binarized)",
@@ -31,6 +34,9 @@ HYPER_KEYS = {
     'jit_compile': "compile the steps with XLA: True, False or 'auto' (default: XLA, which `make bench` measured "
                    "faster for every SOP model, except in smoke runs); config.json records the setting used",
     'intra_op_threads': "TensorFlow's intra-op threads (0: its default); a run resumes only with the same setting",
+    'unit_sigma': "scale sigma of the IGR units' Gaussian dims: 'learned' (default; the encoder outputs mu and log "
+                  "sigma) or a fixed number > 0 for every unit (the encoder outputs mu only; the later original's SOP "
+                  "fixed it at 1); not for GS",
 }
 VALID_KEYS = tuple(HYPER_KEYS)
 DATASETS = ('mnist',)
@@ -42,7 +48,7 @@ def default_hyper():
             'units': 200, 'stochastic_layers': 2, 'learning_rate': 3e-4, 'batch_n': 64, 'epochs': 50,
             'check_every': 1, 'run_with_sample': False, 'num_of_repetitions': 1, 'width_height': (14, 28, 1),
             'iter_per_epoch': None, 'seed': 0, 'save_every': 1, 'jit_compile': hyper_checks.JIT_AUTO,
-            'intra_op_threads': 0}
+            'intra_op_threads': 0, 'unit_sigma': LEARNED}
 
 
 def validate_hyper(hyper, run_with_sample=None):
@@ -63,6 +69,7 @@ def validate_hyper(hyper, run_with_sample=None):
     hyper_checks.check_bool('run_with_sample', h['run_with_sample'])
     hyper_checks.check_jit_compile(h['jit_compile'])
     hyper_checks.check_intra_op_threads(h['intra_op_threads'])
+    _check_unit_sigma(h['unit_sigma'], h['model_type'])
     if tuple(h['width_height']) != (14, 28, 1):
         raise hyper_checks.HyperError(f'bad width_height {h["width_height"]!r}: only (14, 28, 1) (upper half of MNIST) is '
                             f'supported')
@@ -71,3 +78,18 @@ def validate_hyper(hyper, run_with_sample=None):
         h['batch_n'] = SMOKE_BATCH_N
     h['jit_compile'] = hyper_checks.resolve_jit_compile(h['jit_compile'], True, h['run_with_sample'])
     return h
+
+
+def _check_unit_sigma(value, model_type):
+    if value == LEARNED:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise hyper_checks.HyperError(f'bad unit_sigma {value!r}: {LEARNED!r} or a finite number > 0')
+    if model_type == 'GS':
+        raise hyper_checks.HyperError(f'bad unit_sigma {value!r} for model_type GS: the Binary Concrete has no scale; '
+                                      f'only the IGR models ({", ".join(SOP_MODEL_TYPES[1:])}) take a fixed one')
+
+
+def unit_sigma(hyper):
+    """The fixed unit scale of a completed hyper dict, or None when it is learned."""
+    return None if hyper['unit_sigma'] == LEARNED else float(hyper['unit_sigma'])

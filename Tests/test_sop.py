@@ -86,6 +86,42 @@ def test_units_match_the_formulas():
     assert abs(hard.mean() - 0.75) < 0.015
 
 
+@pytest.mark.parametrize('model_type', ('IGR_I', 'IGR_Planar', 'IGR_SB'))
+def test_a_fixed_unit_sigma_is_the_learned_units_with_xi_held_at_log_sigma(model_type):
+    """Units with sigma fixed at 1.7 take mu only (half the parameters) and give exactly the learned-scale units whose
+    xi parameters are all log 1.7 (relaxed and hard values); IGR-I also against sigmoid((mu + 1.7 eps) / tau) in
+    float64."""
+    from Utils.relaxed.planar import PlanarFlow
+    flow = PlanarFlow(n_dims=1, num_of_vars=6, seed=3) if model_type == 'IGR_Planar' else None
+    fixed, learned = (BernoulliUnits(model_type, 6, 0.4, flow, sigma) for sigma in (1.7, None))
+    assert fixed.params_n * 2 == learned.params_n
+    mu = tf.random.stateless_normal((30, fixed.params_n), seed=[7, 8])
+    noise = fixed.noise(tf.random.Generator.from_seed(9), 30)
+    xi = tf.fill(mu.shape, float(np.log(1.7)))
+    for hard in (False, True):
+        np.testing.assert_allclose(fixed.sample(mu, noise, hard).numpy(),
+                                   learned.sample(tf.concat([mu, xi], axis=1), noise, hard).numpy(), rtol=1e-6)
+    if model_type == 'IGR_I':
+        z = mu.numpy().astype(np.float64) + 1.7 * noise.numpy()[:, 0].astype(np.float64)
+        np.testing.assert_allclose(fixed.sample(mu, noise).numpy(), 1. / (1. + np.exp(-z / 0.4)), rtol=1e-5)
+
+
+def test_a_fixed_unit_sigma_needs_an_igr_model_and_a_positive_number():
+    for bad in (0, -1., float('nan'), 'one', True):
+        with pytest.raises(hyper_checks.HyperError, match=rf"bad unit_sigma {bad!r}: 'learned' or a finite number > 0"):
+            so.validate_hyper({'unit_sigma': bad})
+    with pytest.raises(hyper_checks.HyperError, match=r"bad unit_sigma 1 for model_type GS: the Binary Concrete has no"):
+        so.validate_hyper({'model_type': 'GS', 'unit_sigma': 1})
+    with pytest.raises(ValueError, match='bad unit sigma 1.0 for GS'):
+        BernoulliUnits('GS', 3, 0.5, sigma=1.)
+    from Utils.runs.runstore import run_key
+    learned = run_key(so.validate_hyper({}))
+    assert run_key(so.validate_hyper({'unit_sigma': 'learned'})) == learned  # the shipped runs keep their keys
+    assert run_key(so.validate_hyper({'unit_sigma': 1})) != learned
+    net = SOPNet('IGR_I', 0.5, units=7, in_dim=5, out_dim=3, unit_sigma=1.)
+    assert [v.shape[-1] for v in net.param_layers[0].trainable_variables] == [7, 7]
+
+
 def test_sb_units_reach_both_values_at_low_temperature():
     units = BernoulliUnits('IGR_SB', 500, 0.01)
     rng = tf.random.Generator.from_seed(0)
@@ -165,3 +201,24 @@ def test_sop_and_viz_scripts_smoke(dirs, capsys):
     assert path.exists() and path.stat().st_size > 0
     with pytest.raises(ValueError, match="'hot'"):
         sop.settings('hot')
+
+
+def test_unit_values_script_records_how_discrete_the_units_are(dirs, smoke_data):
+    """unit_values.py on a trained smoke run with sigma fixed at 0.5: the record's statistics are those of the
+    network's own relaxed units under the same seeded noise, and its sigma is the fixed one."""
+    from structure_output_prediction import unit_values
+    final = so.run_sop(smoke_hyper('IGR_I', epochs=1, unit_sigma=0.5), run_with_sample=True, data=smoke_data)
+    assert unit_values.main(['--run-dir', final['run_dir'], '--images', '12']) == 0
+    record = json.loads(open(f"{final['run_dir']}/unit_values.json").read())
+    assert (record['epoch'], record['images'], len(record['layers'])) == (1, 12, 2)
+    model, _ = so.load_trained_sop(final['run_dir'])
+    x = tf.constant(smoke_data['x_test_upper'][:12])
+    noise = model.net.noise(tf.random.Generator.from_seed(0), 12)
+    b = model.net.unit_layers[0].sample(model.net.param_layers[0](x), noise[0]).numpy()
+    assert record['layers'][0]['undecided'] == pytest.approx(np.mean((b > 0.1) & (b < 0.9)))
+    assert record['layers'][0]['mean_distance'] == pytest.approx(np.mean(np.minimum(b, 1 - b)), rel=1e-6)
+    assert [layer['median_sigma'] for layer in record['layers']] == [0.5, 0.5]
+    gs = unit_values.unit_values(model.net.__class__('GS', 0.5, units=4, in_dim=392, out_dim=392), x)
+    assert all(set(layer) == {'undecided', 'mean_distance'} for layer in gs)
+    with pytest.raises(SystemExit):
+        unit_values.main(['--run-dir', str(dirs / 'nowhere')])

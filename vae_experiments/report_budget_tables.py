@@ -7,6 +7,9 @@
   cell and seed.
 - `prior_ablation.{md,csv}`, `delta_ablation.{md,csv}` (evidence budget, `ABLATIONS`): IGR-I and IGR-Planar with
   the learned uniform prior against the shipped evidence, and with softmax++'s delta 0.1 against delta 1.
+- `sop_sigma_ablation.{md,csv}` (paper budget): Table 3's seed 0 with the IGR units' scale learned (the paper-budget
+  runs) and fixed at 1 (the later original's units; `Results/runs_ablation_sop_sigma/`), with how discrete the
+  trained units are (`structure_output_prediction/unit_values.py`'s record).
 - `distance_averaging.{md,csv}`: IGR against GS under Figure 5's vertex distance averaged over the variables and
   under the pooled one (`vae_experiments/distance_averaging.py`'s per-run csv).
 """
@@ -18,6 +21,7 @@ import pandas as pd
 
 from Utils.results.results_io import select_runs
 from Utils.runs.folders import read_json
+from Utils.runs.runstore import read_json_or_none
 from vae_experiments.discrete_grid import CV_TEMPS, TEMPS_20
 from vae_experiments.report_records import FIGURE5_RUNS, FIGURE_PANELS, finished_runs, read_csv
 
@@ -285,6 +289,58 @@ def write_ablations(runs, out_dir, tables_dir, results_root):
     """Every ablation of ABLATIONS whose records are shipped."""
     for ablation in ABLATIONS:
         write_ablation(runs, out_dir, tables_dir, results_root, ablation)
+
+
+SOP_SIGMA_FOLDER = 'runs_ablation_sop_sigma'
+"""Records of the SOP runs with the IGR units' sigma fixed at 1, under Results/."""
+SOP_MODELS = ('GS', 'IGR_I', 'IGR_Planar', 'IGR_SB')
+SOP_METRICS = ('TeNLL', 'TeNLLD', 'TeNLLMS')
+
+
+def sop_sigma_ablation(runs, results_root, seed=0):
+    """Seed `seed` of each SOP model: the paper-budget run (`runs`; the IGR units' scale learned) and, for the IGR
+    models, the run of `SOP_SIGMA_FOLDER` (scale fixed at 1): last-epoch NLLs, and per stochastic layer the share of
+    undecided units and the median sigma of `unit_values.json`. Empty when the ablation's records are not shipped."""
+    folder = Path(results_root) / SOP_SIGMA_FOLDER
+    if not folder.is_dir():
+        return pd.DataFrame()
+    sources = (('learned', runs), ('fixed at 1', finished_runs(folder)))
+    rows = []
+    for model in SOP_MODELS:
+        for setting, frame in sources:
+            chosen = select_runs(frame, experiment='sop', model_type=model, seed=seed)
+            if len(chosen) != 1:
+                continue
+            run = chosen.iloc[0]
+            row = {'model': model, 'unit_sigma': setting if model != 'GS' else 'none (logistic noise)',
+                   'epochs': int(run['epochs_done']), **{m: float(run[m]) for m in SOP_METRICS}}
+            record = read_json_or_none(Path(run['run_dir']) / 'unit_values.json') or {'layers': []}
+            for i, layer in enumerate(record['layers'], 1):
+                row[f'undecided_{i}'] = layer['undecided']
+                row[f'median_sigma_{i}'] = layer.get('median_sigma', np.nan)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def write_sop_sigma_ablation(runs, tables_dir, results_root):
+    table = sop_sigma_ablation(runs, results_root)
+    if not len(table):
+        return table
+    table.to_csv(tables_dir / 'sop_sigma_ablation.csv', index=False)
+    number = lambda row, key, digits: '-' if pd.isna(row.get(key, np.nan)) else f'{row[key]:.{digits}g}'  # noqa: E731
+    lines = ["# SOP unit-scale ablation: the IGR units' sigma learned against fixed at 1, seed 0\n\n"
+             'Last-epoch test NLLs (nats per image); undecided units: the share of relaxed unit values in (0.1, 0.9) '
+             'over the 10,000 test images and one noise draw, per stochastic layer; median sigma: of the units\' '
+             'Gaussian dims, per layer (`structure_output_prediction/unit_values.py`).\n\n'
+             '| model | unit sigma | epochs | TeNLL | TeNLLD | TeNLLMS | TeNLLD - TeNLL | undecided units (layer 1 / 2) '
+             '| median sigma (layer 1 / 2) |\n|---|---|---|---|---|---|---|---|---|\n']
+    for row in table.to_dict('records'):
+        lines.append(f'| {row["model"]} | {row["unit_sigma"]} | {row["epochs"]} | '
+                     + ' | '.join(f'{row[m]:.2f}' for m in SOP_METRICS) + f' | {row["TeNLLD"] - row["TeNLL"]:+.2f} | '
+                     + f'{number(row, "undecided_1", 3)} / {number(row, "undecided_2", 3)} | '
+                     + f'{number(row, "median_sigma_1", 3)} / {number(row, "median_sigma_2", 3)} |\n')
+    (tables_dir / 'sop_sigma_ablation.md').write_text(''.join(lines))
+    return table
 
 
 DISTANCE_RUNS = 'distance_averaging_mnist_runs.csv'

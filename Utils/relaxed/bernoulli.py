@@ -16,7 +16,13 @@ unit's value (`Models/SOP.py`); each family's unit (:class:`BernoulliRelaxation`
 Discretized units: b_hard = 1 when the first coordinate is the argmax of the unit's category vector (for K = 2 this is
 rounding b at 1/2, a draw of the discrete Bernoulli unit). Parameters are (rows, params_per_unit * units), noise
 (rows, noise_dims, units), unit values (rows, units).
+
+The IGR units' scale sigma is learned (the parameters hold mu and xi = log sigma per Gaussian dim) or, with
+``sigma`` given, fixed at that value for every unit (the parameters hold mu only; the later original's SOP units
+fixed sigma = 1).
 """
+import math
+
 import tensorflow as tf
 
 from Utils.relaxed.internal import as_float, check_temperature
@@ -42,22 +48,43 @@ def igr_bernoulli(mu, xi, temp, eps):
 
 
 class BernoulliRelaxation:
-    """Relaxed Bernoulli units of one family at temperature ``temp`` (``flow``: IGR-Planar's `PlanarFlow`, n = 1)."""
+    """Relaxed Bernoulli units of one family at temperature ``temp`` (``flow``: IGR-Planar's `PlanarFlow`, n = 1;
+    ``sigma``: None for a learned scale, or the fixed scale of every unit's Gaussian dims, finite and > 0)."""
     params_per_unit = 2
     noise_dims = 1
 
-    def __init__(self, temp, flow=None):
+    def __init__(self, temp, flow=None, sigma=None):
         check_temperature(temp)
-        self.temp, self.flow = float(temp), flow
+        self.temp, self.flow, self.sigma = float(temp), flow, None
+        if sigma is not None:
+            if not (isinstance(sigma, (int, float)) and math.isfinite(sigma) and sigma > 0):
+                raise ValueError(f'bad unit sigma {sigma!r}: a finite number > 0, or None for a learned one')
+            self.sigma = float(sigma)
+            self.params_per_unit = self.noise_dims  # mu only
 
     def noise(self, rng, shape):
         """Standard noise (rows, noise_dims, units) from a ``tf.random.Generator``: N(0, 1) for the IGR units."""
         return generator_normal(rng, shape)
 
+    def _mu_xi(self, params, units):
+        """``(mu, xi)``, each (rows, noise_dims, units) (xi broadcastable), of the parameters (rows, params_per_unit *
+        units)."""
+        rows = tf.shape(params)[0]
+        if self.sigma is None:
+            p = tf.reshape(params, (rows, 2, self.noise_dims, units))
+            return p[:, 0], p[:, 1]
+        return tf.reshape(params, (rows, self.noise_dims, units)), tf.constant(math.log(self.sigma), params.dtype)
+
+    def location_scale(self, params, units):
+        """``(mu, sigma)`` of the units' Gaussian dims, each (rows, noise_dims, units) (a fixed sigma: a scalar);
+        None for units without Gaussian dims (GS)."""
+        mu, xi = self._mu_xi(params, units)
+        return mu, tf.exp(xi)
+
     def _gaussian(self, params, noise):
-        """``z = mu + sigma eps`` (rows, noise_dims, units) of the parameters (rows, 2 * noise_dims * units)."""
-        p = tf.reshape(params, (tf.shape(params)[0], 2, self.noise_dims, noise.shape[-1]))
-        return p[:, 0] + tf.exp(p[:, 1]) * noise
+        """``z = mu + sigma eps`` (rows, noise_dims, units)."""
+        mu, xi = self._mu_xi(params, noise.shape[-1])
+        return mu + tf.exp(xi) * noise
 
     def categories(self, params, noise):
         """Relaxed category vector of every unit, (rows, K, units)."""
@@ -85,8 +112,17 @@ class _TwoCategoryUnits(BernoulliRelaxation):
 
 
 class BinaryConcreteUnits(_TwoCategoryUnits):
-    """GS: Binary Concrete units, one logit per unit, Uniform(tiny, 1) noise."""
+    """GS: Binary Concrete units, one logit per unit, Uniform(tiny, 1) noise (of no scale to fix)."""
     params_per_unit = 1
+
+    def __init__(self, temp, flow=None, sigma=None):
+        if sigma is not None:
+            raise ValueError(f'bad unit sigma {sigma!r} for GS: the Binary Concrete\'s logistic noise has no scale; '
+                             f'only the IGR units take one')
+        super().__init__(temp, flow)
+
+    def location_scale(self, params, units):
+        return None
 
     def noise(self, rng, shape):
         return generator_uniform(rng, shape)
@@ -99,8 +135,8 @@ class IGRBernoulliUnits(_TwoCategoryUnits):
     """IGR-I: IGR-Bernoulli units, (mu, xi) per unit."""
 
     def relaxed(self, params, noise):
-        p = tf.reshape(params, (tf.shape(params)[0], 2, self.noise_dims, noise.shape[-1]))
-        return igr_bernoulli(p[:, 0, 0], p[:, 1, 0], self.temp, noise[:, 0])
+        mu, xi = self._mu_xi(params, noise.shape[-1])
+        return igr_bernoulli(mu[:, 0], xi if self.sigma is not None else xi[:, 0], self.temp, noise[:, 0])
 
 
 class _FirstCoordinateUnits(BernoulliRelaxation):

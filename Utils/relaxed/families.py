@@ -121,8 +121,9 @@ class Family:
         return None
 
     # ---- relaxed Bernoulli units (the SOP) -----------------------------------------------------------------------
-    def bernoulli_units(self, temp, flow=None):
-        """The family's relaxed Bernoulli units (`Utils.relaxed.bernoulli`) at temperature `temp`."""
+    def bernoulli_units(self, temp, flow=None, sigma=None):
+        """The family's relaxed Bernoulli units (`Utils.relaxed.bernoulli`) at temperature `temp` (`sigma`: the IGR
+        units' fixed scale, None for a learned one)."""
         raise ValueError(f'family {self.name} has no relaxed Bernoulli units')
 
 
@@ -166,9 +167,9 @@ class GumbelSoftmax(Family):
     def uniform_params(self, categories):
         return {'log_pi': np.full((1, int(categories), 1, 1), -np.log(categories), np.float32)}
 
-    def bernoulli_units(self, temp, flow=None):
+    def bernoulli_units(self, temp, flow=None, sigma=None):
         from Utils.relaxed.bernoulli import BinaryConcreteUnits
-        return BinaryConcreteUnits(temp)
+        return BinaryConcreteUnits(temp, sigma=sigma)
 
 
 class IGRIdentity(Family):
@@ -181,9 +182,9 @@ class IGRIdentity(Family):
         from Utils.relaxed.quadrature import compute_igr_probs
         return compute_igr_probs(params[0], tf.exp(params[1]))
 
-    def bernoulli_units(self, temp, flow=None):
+    def bernoulli_units(self, temp, flow=None, sigma=None):
         from Utils.relaxed.bernoulli import IGRBernoulliUnits
-        return IGRBernoulliUnits(temp)
+        return IGRBernoulliUnits(temp, sigma=sigma)
 
 
 class IGRPlanar(Family):
@@ -198,9 +199,9 @@ class IGRPlanar(Family):
             raise ValueError('IGR_Planar needs a planar_flow (Utils.relaxed.planar.PlanarFlow)')
         return flow(kappa)
 
-    def bernoulli_units(self, temp, flow=None):
+    def bernoulli_units(self, temp, flow=None, sigma=None):
         from Utils.relaxed.bernoulli import IGRPlanarBernoulliUnits
-        return IGRPlanarBernoulliUnits(temp, flow)
+        return IGRPlanarBernoulliUnits(temp, flow, sigma)
 
 
 class IGRStickBreakingFinite(Family):
@@ -227,9 +228,9 @@ class IGRStickBreaking(IGRStickBreakingFinite):
                                              DEFAULT_QUANTILE if quantile is None else quantile)
         return truncation_mask(n_required, lam.shape[1], lam.dtype), tf.cast(n_required, tf.int32), met
 
-    def bernoulli_units(self, temp, flow=None):
+    def bernoulli_units(self, temp, flow=None, sigma=None):
         from Utils.relaxed.bernoulli import IGRStickBreakingBernoulliUnits
-        return IGRStickBreakingBernoulliUnits(temp)
+        return IGRStickBreakingBernoulliUnits(temp, sigma=sigma)
 
 
 FAMILIES = {family.name: family for family in (GumbelSoftmax(), IGRIdentity(), IGRPlanar(), IGRStickBreaking(),

@@ -38,7 +38,7 @@ KEY_EXCLUDED = ('epochs', 'save_every', 'jit_compile', 'num_of_repetitions', 'it
                 'log_likelihood_samples', 'keep_checkpoints', 'keep_epochs', 'intra_op_threads')
 """Hyper keys that do not change what is trained: a run with more epochs, other checkpoint settings, XLA on or
 another thread count is the same cell (XLA and the thread count change float rounding only)."""
-KEY_OMITTED_VALUES = {'decoder_output': 'linear', 'softmax_delta': 1}
+KEY_OMITTED_VALUES = {'decoder_output': 'linear', 'softmax_delta': 1, 'unit_sigma': 'learned'}
 """Keys added after runs were made leave the key when they hold the setting those runs had, so their keys stand."""
 KEY_LENGTH = 10
 LOCK_FILE = 'lock'
