@@ -199,3 +199,31 @@ def test_progress_counts_the_campaigns_finished_cells_and_names_the_rest(tmp_pat
     md = (tmp_path / 'progress.md').read_text()
     assert 'Complete: no part yet. 1 of 92 runs are finished and shipped.' in md
     assert '| Table 3 (SOP) | 1 of 20 | IGR-I (tau=0.5): seeds 0-4; ' in md
+
+
+def test_verdict_by_training_reads_each_epoch_and_marks_claims_without_runs(tmp_path):
+    """On the shipped Table 3 records (50 epochs, seeds 0-4): IGR-I's TeNLL effect at epoch 10 is Welch's interval
+    computed here by hand from the runs' metrics.csv (t quantile from TFP), lower NLL counted as better; the SOP
+    claim has no runs at epoch 100 and the JointVAE claim none at all, so their claim cells are '-'."""
+    import tensorflow_probability as tfp
+    from vae_experiments.replication_report import BUDGETS
+    from vae_experiments.report_claims import write_verdict_by_training
+    from vae_experiments.report_records import finished_runs
+    runs = finished_runs(paths.REPO_ROOT / 'Results' / 'runs_paper')
+    runs = runs[runs['experiment'] == 'sop']
+    table = write_verdict_by_training(runs, tmp_path, BUDGETS['paper'])
+    at10 = lambda model: np.array([float(pd.read_csv(f'{d}/metrics.csv').set_index('epoch').loc[10, 'TeNLL'])
+                                   for d in runs[runs['model_type'] == model]['run_dir']])
+    igr, gs = at10('IGR_I'), at10('GS')
+    va, vb = igr.var(ddof=1) / len(igr), gs.var(ddof=1) / len(gs)
+    df = (va + vb) ** 2 / (va ** 2 / (len(igr) - 1) + vb ** 2 / (len(gs) - 1))
+    half = float(tfp.distributions.StudentT(np.float64(df), 0., 1.).quantile(0.975)) * math.sqrt(va + vb)
+    effect = gs.mean() - igr.mean()
+    row = table[(table['epoch'] == 10) & (table['a'] == 'IGR-I (tau=0.5)') & (table['metric'] == 'TeNLL')].iloc[0]
+    assert (row['diff_mean'], row['ci_low'], row['ci_high']) == pytest.approx((effect, effect - half, effect + half))
+    md = (tmp_path / 'verdict_by_training.md').read_text()
+    sop = md[md.index('### IGR does better in structured output prediction'):]
+    assert '| **claim** | not supported | not supported | not supported | - |' in sop
+    assert f'| IGR-I (tau=0.5), TeNLL, binarized MNIST, lower half from the upper half | {effect:.2f} [' in sop
+    jointvae = md[md.index('### IGR does better in the JointVAE'):]
+    assert '| **claim** | - | - | - | - |' in jointvae

@@ -164,11 +164,12 @@ def write_verdict_by_training(runs, tables_dir, budget):
     head = '| | ' + ' | '.join(f'epoch {e}' for e in epochs) + ' |\n|---|' + '---|' * len(epochs) + '\n'
     lines = ['# Verdicts as training grows\n\nEach cell: IGR - GS (> 0 favours IGR) [95% CI] and the verdict at '
              'that epoch of the runs (**S** supported, **N** not supported, u not decidable; '
-             f'{replication.WELCH_RULE}); "-": no run reached that epoch (Tables 2 and 3 run 50 epochs).\n']
+             f'{replication.WELCH_RULE}); "-": no run reached that epoch (Tables 2 and 3 run 50 epochs); for a '
+             'claim: none of its comparisons has runs there.\n']
     for claim_id, text in CLAIMS.items():
         rows = table[table['claim'] == claim_id]
-        verdicts = [replication.claim_verdict(rows[(rows['epoch'] == e) & (rows['n'] > 0)]['verdict'])
-                    for e in epochs]
+        reached = [rows[(rows['epoch'] == e) & (rows['n'] > 0)] for e in epochs]
+        verdicts = [replication.claim_verdict(r['verdict']) if len(r) else '-' for r in reached]
         lines.append(f'\n### {text}\n\n' + head + '| **claim** | ' + ' | '.join(verdicts) + ' |\n')
         for (context, metric, case), group in rows.groupby(['context', 'metric', 'a'], sort=False):
             by_epoch = {int(r['epoch']): _cell(r) for _, r in group.iterrows()}
