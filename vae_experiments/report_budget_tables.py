@@ -327,7 +327,7 @@ def write_sop_sigma_ablation(runs, tables_dir, results_root):
     if not len(table):
         return table
     table.to_csv(tables_dir / 'sop_sigma_ablation.csv', index=False)
-    number = lambda row, key, digits: '-' if pd.isna(row.get(key, np.nan)) else f'{row[key]:.{digits}g}'  # noqa: E731
+    number = lambda row, key, spec: '-' if pd.isna(row.get(key, np.nan)) else f'{row[key]:{spec}}'  # noqa: E731
     lines = ["# SOP unit-scale ablation: the IGR units' sigma learned against fixed at 1, seed 0\n\n"
              'Last-epoch test NLLs (nats per image); undecided units: the share of relaxed unit values in (0.1, 0.9) '
              'over the 10,000 test images and one noise draw, per stochastic layer; median sigma: of the units\' '
@@ -337,8 +337,8 @@ def write_sop_sigma_ablation(runs, tables_dir, results_root):
     for row in table.to_dict('records'):
         lines.append(f'| {row["model"]} | {row["unit_sigma"]} | {row["epochs"]} | '
                      + ' | '.join(f'{row[m]:.2f}' for m in SOP_METRICS) + f' | {row["TeNLLD"] - row["TeNLL"]:+.2f} | '
-                     + f'{number(row, "undecided_1", 3)} / {number(row, "undecided_2", 3)} | '
-                     + f'{number(row, "median_sigma_1", 3)} / {number(row, "median_sigma_2", 3)} |\n')
+                     + f'{number(row, "undecided_1", ".3f")} / {number(row, "undecided_2", ".3f")} | '
+                     + f'{number(row, "median_sigma_1", ".2g")} / {number(row, "median_sigma_2", ".2g")} |\n')
     (tables_dir / 'sop_sigma_ablation.md').write_text(''.join(lines))
     return table
 

@@ -100,8 +100,8 @@ def draw_figure5(vertex, path):
         for x, case in enumerate(cases):
             part = rows[rows['case'] == case].sort_values('seed')
             offsets = np.linspace(-0.15, 0.15, len(part)) if len(part) > 1 else np.zeros(1)
-            ax.errorbar(x + offsets, part['median'], yerr=[part['median'] - part['p25'], part['p75'] - part['median']],
-                        fmt='o', capsize=3)
+            median, p25, p75 = (part[k].to_numpy(float) for k in ('median', 'p25', 'p75'))
+            ax.errorbar(x + offsets, median, yerr=np.stack([median - p25, p75 - median]), fmt='o', capsize=3)
         ax.set_xticks(range(len(cases)), cases, rotation=20, fontsize=8)
         ax.axhline(0.2, color='grey', linestyle=':', linewidth=1)
         title = 'cross-validated temperatures' if panel == 'cv' else '"20" temperatures'
