@@ -220,8 +220,8 @@ def prior_standard_error(g, log_prior, draws, pooled):
 # ---------------------------------------------------------------------------------------------------------------------
 def has_result(run_dir, samples, epoch):
     """A `log_likelihood.json` entry at this S and epoch exists."""
-    from Utils.results.results_io import load_log_likelihoods
-    return any(e.get('S') == int(samples) and e.get('epoch') == int(epoch) for e in load_log_likelihoods(run_dir))
+    from Utils.results.results_io import has_log_likelihood
+    return has_log_likelihood(run_dir, samples, epoch)
 
 
 def record_result(run_dir, epoch, result, fence=None):

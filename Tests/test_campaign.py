@@ -78,3 +78,31 @@ def test_a_finished_run_the_driver_cannot_find_is_reported_not_passed_over(tmp_p
     driver.worker(0)
     assert driver.failed == [task]
     assert any('finished, but its run folder does not match' in line and 'restart the driver' in line for line in said)
+
+
+def test_the_evaluator_starts_only_for_a_run_whose_milestones_lack_a_record(tmp_path, monkeypatch):
+    """A finished run with kept checkpoints at epochs 1 and 10: the driver starts milestones.py while a record is
+    missing (here all, then the epoch-10 log-likelihood only) and no process once every one is written."""
+    from Utils.runs import folders
+    from vae_experiments import campaign
+    from vae_experiments.milestone_records import missing_epochs
+    monkeypatch.setenv('IGR_RESULTS_DIR', str(tmp_path / 'results'))
+    run = tmp_path / 'log' / 'vae_mnist_GS_Dis_t1_s0_kabc'
+    (run / 'checkpoints' / 'milestones').mkdir(parents=True)
+    for epoch in (1, 10):
+        (run / 'checkpoints' / 'milestones' / f'ckpt-{epoch}.index').write_text('')
+    task = campaign.plan(('mnist',), ('GS_Dis',))[0]
+    driver = campaign.Campaign([task], [0], tmp_path / 'log', sys.executable, say=lambda _: None)
+    started = []
+    monkeypatch.setattr(driver, '_run', lambda core, command, env=None: started.append(command) or (0, []))
+    monkeypatch.setattr('Utils.ship_runs.ship', lambda *_a, **_k: [])
+    assert missing_epochs(run) == {1: ('vertex', 'gradient'), 10: ('log_likelihood', 'vertex', 'gradient')}
+    driver._after(0, task, run)
+    assert started == [[campaign.MILESTONES, '--run-dir', str(run)]]
+    folders.write_json(run / 'vertex_distance.json', {'epochs': {'1': {}, '10': {}}})
+    (run / 'gradient_variance.csv').write_text('epoch,target\n1,encoder\n10,encoder\n')
+    driver._after(0, task, run)
+    assert len(started) == 2 and missing_epochs(run) == {10: ('log_likelihood',)}
+    folders.write_json(run / 'log_likelihood.json', {'entries': [{'S': 100, 'epoch': 10}, {'S': 5, 'epoch': 1}]})
+    driver._after(0, task, run)
+    assert len(started) == 2 and missing_epochs(run) == {}

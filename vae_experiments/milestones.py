@@ -32,11 +32,9 @@ import numpy as np  # noqa: E402
 
 from Utils.runs import checkpointing, folders  # noqa: E402
 from Utils.results.results_io import GRADIENT_COLUMNS, GRADIENT_FILE, VERTEX_FILE  # noqa: E402
+from vae_experiments.milestone_records import (LL_SAMPLES, RADIUS, VERTEX_SAMPLES, missing,  # noqa: E402
+                                               read_vertex_record)
 
-LL_SAMPLES = 100
-LL_FROM_EPOCH = 10
-VERTEX_SAMPLES = 100
-RADIUS = 0.2
 HISTOGRAM_EDGES = np.linspace(0., 1.5, 301)
 GRADIENT_DRAWS, GRADIENT_BATCH = 100, 64
 
@@ -48,21 +46,6 @@ def vertex_summary(medians, samples_near, variables_near):
             f'images_within_{RADIUS:g}': float(np.mean(medians <= RADIUS)),
             f'samples_within_{RADIUS:g}': float(samples_near), f'variables_within_{RADIUS:g}': float(variables_near),
             'images': int(len(medians)), 'histogram': {str(i): int(c) for i, c in enumerate(counts) if c}}
-
-
-def read_vertex_record(run_dir):
-    path = pathlib.Path(run_dir) / VERTEX_FILE
-    if path.is_file():
-        return folders.read_json(path)
-    return {'samples': VERTEX_SAMPLES, 'radius': RADIUS, 'histogram_edges': [0., 1.5, 300], 'epochs': {}}
-
-
-def gradient_epochs(run_dir):
-    path = pathlib.Path(run_dir) / GRADIENT_FILE
-    if not path.is_file():
-        return set()
-    with open(path, newline='') as handle:
-        return {int(row['epoch']) for row in csv.DictReader(handle)}
 
 
 def append_gradient_rows(run_dir, rows):
@@ -82,12 +65,11 @@ def evaluate_epoch(run_dir, epoch, say):
     from Models.gradient_variance import vae_gradient_statistics
     from Utils.load_data import load_dataset
     from Utils.posterior_sampling_funcs import vertex_distance_profile
-    record = read_vertex_record(run_dir)
-    need_ll = epoch >= LL_FROM_EPOCH and not ll.has_result(run_dir, LL_SAMPLES, epoch)
-    need_vertex = str(epoch) not in record['epochs']
-    need_gradient = epoch not in gradient_epochs(run_dir)
-    if not (need_ll or need_vertex or need_gradient):
+    lacking = missing(run_dir, epoch)
+    if not lacking:
         return
+    need_ll, need_vertex, need_gradient = (name in lacking for name in ('log_likelihood', 'vertex', 'gradient'))
+    record = read_vertex_record(run_dir)
     model, h = tv.load_trained_vae(run_dir, epoch)
     spec = load_dataset(h['dataset_name'], h['architecture'], h['run_with_sample'])
     x_test = spec.x_test

@@ -120,6 +120,11 @@ def load_log_likelihoods(run_dir):
     return data['entries']
 
 
+def has_log_likelihood(run_dir, samples, epoch):
+    """A ``log_likelihood.json`` entry at this S and epoch exists."""
+    return any(e.get('S') == int(samples) and e.get('epoch') == int(epoch) for e in load_log_likelihoods(run_dir))
+
+
 def log_likelihood_at(run_dir, epoch):
     """The log-likelihood metrics (LL_METRICS) with the most samples computed at ``epoch``; {} when none."""
     entries = [e for e in load_log_likelihoods(run_dir) if e.get('epoch') == epoch]
