@@ -5,9 +5,17 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from Utils.paths import REPO_ROOT
 
 SCRIPT = 'vae_experiments/campaign.py'
+
+
+def _metrics_at(folder, epoch):
+    import csv
+    with open(folder / 'metrics.csv', newline='') as handle:
+        return {k: float(v) for k, v in next(r for r in csv.DictReader(handle) if int(r['epoch']) == epoch).items()}
 
 
 def _run(args, tmp_path, **env):
@@ -29,6 +37,8 @@ def test_a_smoke_cell_is_pinned_evaluated_and_shipped(tmp_path):
     hyper = json.loads((folder / 'config.json').read_text())['hyper']
     assert hyper['intra_op_threads'] == 1 and hyper['epochs'] == 2 and hyper['run_with_sample'] is True
     assert list(json.loads((folder / 'vertex_distance.json').read_text())['epochs']) == ['1']
+    parts = json.loads((folder / 'elbo_parts.json').read_text())['epochs']['1']
+    assert parts['TeELBOD'] == pytest.approx(_metrics_at(folder, 1)['TeELBOD'], rel=1e-5)
     assert 'mean_variance' in (folder / 'gradient_variance.csv').read_text()
     assert not (folder / 'checkpoints').exists()                      # records only, no weights
     again = _run(['--budget', 'evidence', 'mnist', '--models', 'GS_Dis', '--cores', str(core), '--smoke',
@@ -96,10 +106,12 @@ def test_the_evaluator_starts_only_for_a_run_whose_milestones_lack_a_record(tmp_
     started = []
     monkeypatch.setattr(driver, '_run', lambda core, command, env=None: started.append(command) or (0, []))
     monkeypatch.setattr('Utils.ship_runs.ship', lambda *_a, **_k: [])
-    assert missing_epochs(run) == {1: ('vertex', 'gradient'), 10: ('log_likelihood', 'vertex', 'gradient')}
+    assert missing_epochs(run) == {1: ('vertex', 'gradient', 'elbo_parts'),
+                                   10: ('log_likelihood', 'vertex', 'gradient', 'elbo_parts')}
     driver._after(0, task, run)
     assert started == [[campaign.MILESTONES, '--run-dir', str(run)]]
-    folders.write_json(run / 'vertex_distance.json', {'epochs': {'1': {}, '10': {}}})
+    for name in ('vertex_distance.json', 'elbo_parts.json'):
+        folders.write_json(run / name, {'epochs': {'1': {}, '10': {}}})
     (run / 'gradient_variance.csv').write_text('epoch,target\n1,encoder\n10,encoder\n')
     driver._after(0, task, run)
     assert len(started) == 2 and missing_epochs(run) == {10: ('log_likelihood',)}

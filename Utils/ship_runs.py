@@ -24,7 +24,8 @@ from Utils.runs.runstore import read_json_or_none
 
 RECORD_FILES = ('config.json', 'metrics.csv', 'gradients.csv', 'status.json', 'final_metrics.json', 'train.log',
                 'log_likelihood.json', 'vertex_distance.json', 'gradient_variance.csv', 'mixture_weights.json',
-                'component_samples.npz', 'log_likelihood_subset.json', 'machine.json', 'unit_values.json')
+                'component_samples.npz', 'log_likelihood_subset.json', 'machine.json', 'unit_values.json',
+                'elbo_parts.json')
 
 
 def _status(folder):

@@ -10,14 +10,14 @@ nothing (a process that only imports TensorFlow to find that out costs about 10 
 import csv
 from pathlib import Path
 
-from Utils.results.results_io import GRADIENT_FILE, VERTEX_FILE, has_log_likelihood
+from Utils.results.results_io import ELBO_PARTS_FILE, GRADIENT_FILE, VERTEX_FILE, has_log_likelihood
 from Utils.runs import folders
 
 LL_SAMPLES = 100
 LL_FROM_EPOCH = 10
 VERTEX_SAMPLES = 100
 RADIUS = 0.2
-EVALUATIONS = ('log_likelihood', 'vertex', 'gradient')
+EVALUATIONS = ('log_likelihood', 'vertex', 'gradient', 'elbo_parts')
 
 
 def read_vertex_record(run_dir):
@@ -26,6 +26,12 @@ def read_vertex_record(run_dir):
     if path.is_file():
         return folders.read_json(path)
     return {'samples': VERTEX_SAMPLES, 'radius': RADIUS, 'histogram_edges': [0., 1.5, 300], 'epochs': {}}
+
+
+def read_epoch_record(run_dir, name):
+    """A record {'epochs': {epoch: ...}} of the run (`name`: its file), or an empty one."""
+    path = Path(run_dir) / name
+    return folders.read_json(path) if path.is_file() else {'epochs': {}}
 
 
 def gradient_epochs(run_dir):
@@ -42,7 +48,8 @@ def missing(run_dir, epoch):
     epoch = int(epoch)
     lacking = {'log_likelihood': epoch >= LL_FROM_EPOCH and not has_log_likelihood(run_dir, LL_SAMPLES, epoch),
                'vertex': str(epoch) not in read_vertex_record(run_dir)['epochs'],
-               'gradient': epoch not in gradient_epochs(run_dir)}
+               'gradient': epoch not in gradient_epochs(run_dir),
+               'elbo_parts': str(epoch) not in read_epoch_record(run_dir, ELBO_PARTS_FILE)['epochs']}
     return tuple(name for name in EVALUATIONS if lacking[name])
 
 

@@ -7,7 +7,9 @@ At each milestone epoch of a run (the checkpoints under `checkpoints/milestones/
       the non-empty ones as {bin index: images}, so figures pool seeds from the records), and the share of posterior samples (and of single variables'
       samples) within 0.2 of a vertex, the paper's own definition of the "20" temperatures -> `vertex_distance.json`;
     - the gradient variance and signal-to-noise over 100 noise draws on the first 64 test images
-      (`Models/gradient_variance.py`) -> `gradient_variance.csv`.
+      (`Models/gradient_variance.py`) -> `gradient_variance.csv`;
+    - the parts of TeELBO and TeELBOD (log p(x | relaxed sample), log p(x | one-hot), the relaxed and the categorical
+      KL; `Models/elbo_parts.py`) with the evaluation's noise -> `elbo_parts.json`.
 What is recorded already is not computed again, so the script can be re-run after an interruption. The run's lock
 (`Utils/runs/runstore.RunLock`) is held while evaluating, so two drivers never evaluate one run at once (the second exits
 with code 4, as a grid cell locked by another process does).
@@ -31,9 +33,9 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 from Utils.runs import checkpointing, folders  # noqa: E402
-from Utils.results.results_io import GRADIENT_COLUMNS, GRADIENT_FILE, VERTEX_FILE  # noqa: E402
+from Utils.results.results_io import ELBO_PARTS_FILE, GRADIENT_COLUMNS, GRADIENT_FILE, VERTEX_FILE  # noqa: E402
 from vae_experiments.milestone_records import (LL_SAMPLES, RADIUS, VERTEX_SAMPLES, missing,  # noqa: E402
-                                               read_vertex_record)
+                                               read_epoch_record, read_vertex_record)
 
 HISTOGRAM_EDGES = np.linspace(0., 1.5, 301)
 GRADIENT_DRAWS, GRADIENT_BATCH = 100, 64
@@ -68,7 +70,8 @@ def evaluate_epoch(run_dir, epoch, say):
     lacking = missing(run_dir, epoch)
     if not lacking:
         return
-    need_ll, need_vertex, need_gradient = (name in lacking for name in ('log_likelihood', 'vertex', 'gradient'))
+    need_ll, need_vertex, need_gradient, need_parts = (name in lacking for name in ('log_likelihood', 'vertex',
+                                                                                    'gradient', 'elbo_parts'))
     record = read_vertex_record(run_dir)
     model, h = tv.load_trained_vae(run_dir, epoch)
     spec = load_dataset(h['dataset_name'], h['architecture'], h['run_with_sample'])
@@ -88,6 +91,15 @@ def evaluate_epoch(run_dir, epoch, say):
                  'batch': GRADIENT_BATCH, 'run': pathlib.Path(run_dir).name} for target, values in stats.items()]
         append_gradient_rows(run_dir, rows)
         say(f'epoch {epoch}: gradient variance ({time.perf_counter() - tic:.0f} s)')
+    if need_parts:
+        from Models.elbo_parts import elbo_parts
+        tic = time.perf_counter()
+        parts = read_epoch_record(run_dir, ELBO_PARTS_FILE)
+        parts['epochs'][str(epoch)] = elbo_parts(model, tv._test_batches(x_test))
+        folders.write_json(pathlib.Path(run_dir) / ELBO_PARTS_FILE, parts)
+        values = parts['epochs'][str(epoch)]
+        say(f'epoch {epoch}: log p(x | relaxed) {values["log_px"]:.2f}, log p(x | one-hot) '
+            f'{values["log_px_one_hot"]:.2f} ({time.perf_counter() - tic:.0f} s)')
     if need_ll:
         batches = tv._test_batches(x_test)
         rows = {int(r['epoch']): r for r in folders.read_metrics(run_dir)}

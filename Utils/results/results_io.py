@@ -33,6 +33,9 @@ VERTEX_FILE = 'vertex_distance.json'
 """Figure 5's measure at kept checkpoints (`vae_experiments/milestones.py`): {'epochs': {epoch: summary}}."""
 GRADIENT_FILE = 'gradient_variance.csv'
 """The gradient variance at kept checkpoints (`vae_experiments/milestones.py`), one row per epoch and target."""
+ELBO_PARTS_FILE = 'elbo_parts.json'
+"""The parts of TeELBO and TeELBOD at kept checkpoints (`Models/elbo_parts.py` via `vae_experiments/milestones.py`):
+{'epochs': {epoch: {part: value}}}."""
 GRADIENT_COLUMNS = ('model', 'temp', 'epoch', 'target', 'mean_variance', 'trace_covariance', 'mean_norm', 'snr_q10',
                     'snr_median', 'snr_q90', 'zero_variance', 'coordinates', 'draws', 'batch', 'run')
 """Columns of every gradient-variance csv (`vae_experiments/gradient_variance.py`, `milestones.py`)."""
