@@ -92,7 +92,8 @@ def test_a_finished_run_the_driver_cannot_find_is_reported_not_passed_over(tmp_p
 
 def test_the_evaluator_starts_only_for_a_run_whose_milestones_lack_a_record(tmp_path, monkeypatch):
     """A finished run with kept checkpoints at epochs 1 and 10: the driver starts milestones.py while a record is
-    missing (here all, then the epoch-10 log-likelihood only) and no process once every one is written."""
+    missing (here all, then the epoch-10 log-likelihood only) and no process once every one is written; it ships the
+    records after an evaluation that succeeded, never after one that failed."""
     from Utils.runs import folders
     from vae_experiments import campaign
     from vae_experiments.milestone_records import missing_epochs
@@ -103,18 +104,20 @@ def test_the_evaluator_starts_only_for_a_run_whose_milestones_lack_a_record(tmp_
         (run / 'checkpoints' / 'milestones' / f'ckpt-{epoch}.index').write_text('')
     task = campaign.plan(('mnist',), ('GS_Dis',))[0]
     driver = campaign.Campaign([task], [0], tmp_path / 'log', sys.executable, say=lambda _: None)
-    started = []
-    monkeypatch.setattr(driver, '_run', lambda core, command, env=None: started.append(command) or (0, []))
-    monkeypatch.setattr('Utils.ship_runs.ship', lambda *_a, **_k: [])
+    started, shipped, codes = [], [], [1, 0, 0]
+    monkeypatch.setattr(driver, '_run', lambda core, command, env=None: started.append(command) or (codes.pop(0), []))
+    monkeypatch.setattr('Utils.ship_runs.ship', lambda *_a, **_k: shipped.append(run.name) or [])
     assert missing_epochs(run) == {1: ('vertex', 'gradient', 'elbo_parts'),
                                    10: ('log_likelihood', 'vertex', 'gradient', 'elbo_parts')}
+    driver._after(0, task, run)  # the evaluation fails: reported, and the incomplete records are not shipped
+    assert started == [[campaign.MILESTONES, '--run-dir', str(run)]] and shipped == [] and driver.failed == [task]
     driver._after(0, task, run)
-    assert started == [[campaign.MILESTONES, '--run-dir', str(run)]]
+    assert len(started) == 2 and shipped == [run.name]
     for name in ('vertex_distance.json', 'elbo_parts.json'):
         folders.write_json(run / name, {'epochs': {'1': {}, '10': {}}})
     (run / 'gradient_variance.csv').write_text('epoch,target\n1,encoder\n10,encoder\n')
     driver._after(0, task, run)
-    assert len(started) == 2 and missing_epochs(run) == {10: ('log_likelihood',)}
+    assert len(started) == 3 and missing_epochs(run) == {10: ('log_likelihood',)}
     folders.write_json(run / 'log_likelihood.json', {'entries': [{'S': 100, 'epoch': 10}, {'S': 5, 'epoch': 1}]})
     driver._after(0, task, run)
-    assert len(started) == 2 and missing_epochs(run) == {}
+    assert len(started) == 3 and missing_epochs(run) == {} and len(shipped) == 3

@@ -211,10 +211,12 @@ class Campaign:
                 if code == EXIT_LOCKED:  # another driver evaluates it, and ships it when done
                     self.say(f'core {core}: {folder.name} is being evaluated by another process; left to it')
                     return
-                if code != 0:
-                    self.say(f'core {core}: {task.evaluator} on {folder.name} exited {code}: {" | ".join(err)}')
-                    self.failed.append(task)
-        if folder is None:
+                if code != 0:  # records incomplete (or the driver is stopping): shipped by a later driver
+                    if not self.stopping:
+                        self.say(f'core {core}: {task.evaluator} on {folder.name} exited {code}: {" | ".join(err)}')
+                        self.failed.append(task)
+                    return
+        if folder is None or self.stopping:
             return
         from Utils.ship_runs import ship
         with self.lock:
