@@ -227,3 +227,23 @@ def test_verdict_by_training_reads_each_epoch_and_marks_claims_without_runs(tmp_
     assert f'| IGR-I (tau=0.5), TeNLL, binarized MNIST, lower half from the upper half | {effect:.2f} [' in sop
     jointvae = md[md.index('### IGR does better in the JointVAE'):]
     assert '| **claim** | - | - | - | - |' in jointvae
+
+
+def test_elbo_parts_table_averages_each_cell_and_epoch_over_its_seeds(tmp_path):
+    """Two seeds of one cell with hand-made `elbo_parts.json` records (seed 1 without epoch 10): the means per epoch,
+    the seeds behind each row, GS before IGR, and a JointVAE run left out."""
+    from Utils.runs import folders
+    from vae_experiments.report_budget_tables import ELBO_PART_COLUMNS, write_elbo_parts
+    rows = []
+    for name, model, seed, jv, epochs in (('a', 'IGR_I_Dis', 0, False, (1, 10)), ('b', 'IGR_I_Dis', 1, False, (1,)),
+                                          ('c', 'GS_Dis', 0, False, (1,)), ('d', 'IGR_I', 0, True, (1,))):
+        (tmp_path / name).mkdir()
+        folders.write_json(tmp_path / name / 'elbo_parts.json', {'epochs': {
+            str(e): {k: float(seed + e + i) for i, k in enumerate(ELBO_PART_COLUMNS)} for e in epochs}})
+        rows.append({'run_dir': str(tmp_path / name), 'experiment': 'vae', 'dataset_name': 'mnist', 'run_jv': jv,
+                     'model_type': model, 'temp': 1.0, 'seed': seed})
+    table = write_elbo_parts(pd.DataFrame(rows), tmp_path)
+    assert table[['model', 'epoch', 'seeds']].values.tolist() == [['GS_Dis', 1, '0'], ['IGR_I_Dis', 1, '0 1'],
+                                                                  ['IGR_I_Dis', 10, '0']]
+    assert table['TeELBO'].tolist() == [1., 1.5, 10.] and table['kl_categorical'].tolist() == [6., 6.5, 15.]
+    assert '| IGR_I_Dis | 1 | 1 | 0 1 | 1.50 | 2.50 | 3.50 | 4.50 | 5.50 | 6.50 |' in (tmp_path / 'elbo_parts.md').read_text()

@@ -38,7 +38,7 @@ from pathlib import Path  # noqa: E402
 
 from Utils import paths  # noqa: E402
 from vae_experiments.report_budget_tables import (ABLATIONS, write_ablations, write_agreement, write_budget,  # noqa: E402
-                                                  write_distance_averaging, write_progress,
+                                                  write_distance_averaging, write_elbo_parts, write_progress,
                                                   write_sop_sigma_ablation)
 from vae_experiments.report_claims import write_claims  # noqa: E402
 from vae_experiments.report_records import FIGURE5_RUNS, finished_runs, write_weight_records  # noqa: E402
@@ -103,6 +103,7 @@ def write_all(runs_dir, out_dir, budget):
         write_agreement(runs, tables_dir, Path(runs_dir).parent / BUDGETS['evidence'].runs)
         write_progress(runs_dir, tables_dir, budget.name)
         write_sop_sigma_ablation(runs, tables_dir, Path(runs_dir).parent)
+        write_elbo_parts(runs, tables_dir)
     if budget.merge_shipped:
         write_ablations(runs, out_dir, tables_dir, Path(runs_dir).parent)
         write_distance_averaging(tables_dir, Path(runs_dir).parent)
@@ -147,8 +148,9 @@ def check(budget, results_dir):
                 if (out_dir / name).is_file():
                     (fresh / name).write_bytes((out_dir / name).read_bytes())
         write_all(runs_dir, fresh, budget)
-        tables = TABLES + (('verdict_by_training', 'decided', 'epoch10_agreement', 'progress', 'sop_sigma_ablation')
-                           if budget.training_epochs else tuple(a.name for a in ABLATIONS) + ('distance_averaging',))
+        own = (('verdict_by_training', 'decided', 'epoch10_agreement', 'progress', 'sop_sigma_ablation', 'elbo_parts')
+               if budget.training_epochs else tuple(a.name for a in ABLATIONS) + ('distance_averaging',))
+        tables = TABLES + own
         pairs = [(f'tables/{t}.{ext}', fresh / 'tables' / f'{t}.{ext}') for t in tables for ext in ('md', 'csv')]
         pairs += [(name, fresh / name) for name in FIGURE_DATA + (FIGURE5_RUNS, budget.gradient_file)]
         for name, new in pairs:

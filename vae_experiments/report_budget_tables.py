@@ -10,6 +10,8 @@
 - `sop_sigma_ablation.{md,csv}` (paper budget): Table 3's seed 0 with the IGR units' scale learned (the paper-budget
   runs) and fixed at 1 (the later original's units; `Results/runs_ablation_sop_sigma/`), with how discrete the
   trained units are (`structure_output_prediction/unit_values.py`'s record).
+- `elbo_parts.{md,csv}` (paper budget): TeELBO and TeELBOD of the MNIST cells taken apart into reconstruction and
+  KL at each milestone epoch (the runs' `elbo_parts.json`, `Models/elbo_parts.py`).
 - `distance_averaging.{md,csv}`: IGR against GS under Figure 5's vertex distance averaged over the variables and
   under the pooled one (`vae_experiments/distance_averaging.py`'s per-run csv).
 """
@@ -289,6 +291,49 @@ def write_ablations(runs, out_dir, tables_dir, results_root):
     """Every ablation of ABLATIONS whose records are shipped."""
     for ablation in ABLATIONS:
         write_ablation(runs, out_dir, tables_dir, results_root, ablation)
+
+
+ELBO_PART_COLUMNS = ('TeELBO', 'log_px', 'kl_relaxed', 'TeELBOD', 'log_px_one_hot', 'kl_categorical')
+
+
+def elbo_parts_table(runs):
+    """Per MNIST cell (discrete VAEs) and milestone epoch: the mean over seeds of each part in ELBO_PART_COLUMNS, from
+    the runs' `elbo_parts.json` (runs without one are left out)."""
+    from Utils.results.results_io import ELBO_PARTS_FILE
+    rows = []
+    chosen = select_runs(runs, experiment='vae', dataset_name='mnist', run_jv=False)
+    for run in chosen.itertuples(index=False):
+        record = read_json_or_none(Path(run.run_dir) / ELBO_PARTS_FILE)
+        for epoch, parts in (record or {'epochs': {}})['epochs'].items():
+            rows.append({'model': run.model_type, 'temp': float(run.temp), 'epoch': int(epoch), 'seed': int(run.seed),
+                         **{k: parts[k] for k in ELBO_PART_COLUMNS}})
+    if not rows:
+        return pd.DataFrame()
+    frame = pd.DataFrame(rows)
+    order = {m: i for i, m in enumerate(('GS_Dis', 'IGR_I_Dis', 'IGR_Planar_Dis', 'IGR_SB_Finite_Dis'))}
+    table = frame.groupby(['model', 'temp', 'epoch'], sort=False).agg(
+        seeds=('seed', lambda s: ' '.join(str(v) for v in sorted(s))), **{k: (k, 'mean') for k in ELBO_PART_COLUMNS})
+    table = table.reset_index()
+    table['rank'] = table['model'].map(order)
+    return table.sort_values(['rank', 'temp', 'epoch'], ascending=[True, False, True]).drop(columns='rank')
+
+
+def write_elbo_parts(runs, tables_dir):
+    table = elbo_parts_table(runs)
+    if not len(table):
+        return table
+    table.to_csv(tables_dir / 'elbo_parts.csv', index=False)
+    lines = ['# The test ELBOs taken apart: MNIST, at the milestone epochs\n\n'
+             'Means over the seeds listed of each part over the 10,000 test images, with the evaluation\'s noise '
+             '(`Models/elbo_parts.py`): TeELBO = log p(x | relaxed) - relaxed KL; TeELBOD = log p(x | one-hot) - '
+             'categorical KL, the one-hot code being the argmax of the same relaxed sample.\n\n'
+             '| model | temp | epoch | seeds | TeELBO | log p(x \\| relaxed) | relaxed KL | TeELBOD | '
+             'log p(x \\| one-hot) | categorical KL |\n|---|---|---|---|---|---|---|---|---|---|\n']
+    for row in table.to_dict('records'):
+        lines.append(f'| {row["model"]} | {row["temp"]:g} | {row["epoch"]} | {row["seeds"]} | '
+                     + ' | '.join(f'{row[k]:.2f}' for k in ELBO_PART_COLUMNS) + ' |\n')
+    (tables_dir / 'elbo_parts.md').write_text(''.join(lines))
+    return table
 
 
 SOP_SIGMA_FOLDER = 'runs_ablation_sop_sigma'
