@@ -19,7 +19,8 @@ cores of a 2-core machine measured 97 s where the same two runs one after the ot
 finished is passed over, an unfinished one resumes from its checkpoint, a cell locked by another live process is
 left to it. After a VAE run finishes, its kept checkpoints are evaluated under the run's lock
 (`vae_experiments/milestones.py`: TeLL / TeLLD at S = 100, Figure 5's vertex distances and the gradient variance at
-epochs 10, 25, 50 and 100; not started when its records hold them all) and its records are copied to `Results/runs_paper/` (`Utils/ship_runs.py`; no weights).
+epochs 10, 25, 50 and 100; not started when its records hold them all) and its records are copied to
+`Results/runs_paper/` (`Utils/ship_runs.py`; no weights).
 SIGTERM or SIGINT to this driver stops its runs at the end of their current step, with a checkpoint (exit code 3); run
 it again to resume.
 `--budget evidence` runs the 10-epoch cells of Results/runs the same way (their MNIST runs evaluated at epochs 1 and
@@ -201,22 +202,23 @@ class Campaign:
 
     def _after(self, core, task, folder):
         """Evaluate a finished run's kept checkpoints (VAE) and ship its records to its part's Results folder."""
-        if task.evaluator and folder is not None and not self.stopping:
-            chosen = [e for e in self.evaluate_epochs or () if e <= int(task.cell['epochs'])]
-            if task.evaluator == MILESTONES and not missing_epochs(folder, chosen or None):
-                pass  # every milestone evaluation is recorded already: no process to start
-            else:
-                epochs = ['--epochs', *map(str, chosen)] if chosen and task.evaluator == MILESTONES else []
-                code, err = self._run(core, [task.evaluator, '--run-dir', str(folder)] + epochs)
-                if code == EXIT_LOCKED:  # another driver evaluates it, and ships it when done
-                    self.say(f'core {core}: {folder.name} is being evaluated by another process; left to it')
-                    return
-                if code != 0:  # records incomplete (or the driver is stopping): shipped by a later driver
-                    if not self.stopping:
-                        self.say(f'core {core}: {task.evaluator} on {folder.name} exited {code}: {" | ".join(err)}')
-                        self.failed.append(task)
-                    return
         if folder is None or self.stopping:
+            return
+        chosen = [e for e in self.evaluate_epochs or () if e <= int(task.cell['epochs'])]
+        milestones = task.evaluator == MILESTONES
+        # a run whose milestone records hold every evaluation needs no process (one costs ~10 s of TF import)
+        if task.evaluator and not (milestones and not missing_epochs(folder, chosen or None)):
+            epochs = ['--epochs', *map(str, chosen)] if chosen and milestones else []
+            code, err = self._run(core, [task.evaluator, '--run-dir', str(folder)] + epochs)
+            if code == EXIT_LOCKED:  # another driver evaluates it, and ships it when done
+                self.say(f'core {core}: {folder.name} is being evaluated by another process; left to it')
+                return
+            if code != 0:  # records incomplete (or the driver is stopping): shipped by a later driver
+                if not self.stopping:
+                    self.say(f'core {core}: {task.evaluator} on {folder.name} exited {code}: {" | ".join(err)}')
+                    self.failed.append(task)
+                return
+        if self.stopping:
             return
         from Utils.ship_runs import ship
         with self.lock:

@@ -20,18 +20,16 @@ RADIUS = 0.2
 EVALUATIONS = ('log_likelihood', 'vertex', 'gradient', 'elbo_parts')
 
 
+def read_epoch_record(run_dir, name, **header):
+    """A record {..., 'epochs': {epoch: ...}} of the run (`name`: its file), or an empty one with `header`."""
+    path = Path(run_dir) / name
+    return folders.read_json(path) if path.is_file() else {**header, 'epochs': {}}
+
+
 def read_vertex_record(run_dir):
     """`vertex_distance.json` of a run, or an empty record of the same form."""
-    path = Path(run_dir) / VERTEX_FILE
-    if path.is_file():
-        return folders.read_json(path)
-    return {'samples': VERTEX_SAMPLES, 'radius': RADIUS, 'histogram_edges': [0., 1.5, 300], 'epochs': {}}
-
-
-def read_epoch_record(run_dir, name):
-    """A record {'epochs': {epoch: ...}} of the run (`name`: its file), or an empty one."""
-    path = Path(run_dir) / name
-    return folders.read_json(path) if path.is_file() else {'epochs': {}}
+    return read_epoch_record(run_dir, VERTEX_FILE, samples=VERTEX_SAMPLES, radius=RADIUS,
+                             histogram_edges=[0., 1.5, 300])
 
 
 def gradient_epochs(run_dir):

@@ -76,6 +76,7 @@ def evaluate_epoch(run_dir, epoch, say):
     model, h = tv.load_trained_vae(run_dir, epoch)
     spec = load_dataset(h['dataset_name'], h['architecture'], h['run_with_sample'])
     x_test = spec.x_test
+    batches = tv._test_batches(x_test) if need_parts or need_ll else None
     if need_vertex:
         tic = time.perf_counter()
         profile = vertex_distance_profile(lambda xb, s, sd: model.sample_posterior_psi(xb, s, seed=sd), x_test,
@@ -95,13 +96,12 @@ def evaluate_epoch(run_dir, epoch, say):
         from Models.elbo_parts import elbo_parts
         tic = time.perf_counter()
         parts = read_epoch_record(run_dir, ELBO_PARTS_FILE)
-        parts['epochs'][str(epoch)] = elbo_parts(model, tv._test_batches(x_test))
+        parts['epochs'][str(epoch)] = elbo_parts(model, batches)
         folders.write_json(pathlib.Path(run_dir) / ELBO_PARTS_FILE, parts)
         values = parts['epochs'][str(epoch)]
         say(f'epoch {epoch}: log p(x | relaxed) {values["log_px"]:.2f}, log p(x | one-hot) '
             f'{values["log_px_one_hot"]:.2f} ({time.perf_counter() - tic:.0f} s)')
     if need_ll:
-        batches = tv._test_batches(x_test)
         rows = {int(r['epoch']): r for r in folders.read_metrics(run_dir)}
         categories = int(rows[epoch]['N']) if epoch in rows and 'N' in rows[epoch] else None
         result = ll.LogLikelihood(model, LL_SAMPLES, categories=categories)(batches)
