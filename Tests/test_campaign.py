@@ -70,8 +70,10 @@ def test_the_plan_goes_seed_major_and_bad_input_is_one_line(tmp_path):
     assert seeds == sorted(seeds)                                      # every model's seed s before seed s + 1
     mixtures = _run(['--plan', 'dlgmm'], tmp_path).stdout.splitlines()
     assert len(mixtures) == 12 and all('dlgmm_grid.py --preset evidence' in line for line in mixtures)
+    delta = _run(['--plan', 'delta'], tmp_path).stdout.splitlines()
+    assert len(delta) == 2 and all('discrete_grid.py --preset paper_ablation_delta_cv' in line for line in delta)
     bad = _run(['--plan', 'cifar'], tmp_path)
-    assert bad.returncode != 0 and "unknown part 'cifar'" in bad.stderr and 'dlgmm' in bad.stderr and 'Traceback' not in bad.stderr
+    assert bad.returncode != 0 and "unknown part 'cifar'" in bad.stderr and 'dlgmm, delta' in bad.stderr and 'Traceback' not in bad.stderr
     cores = _run(['mnist', '--cores', '99'], tmp_path)
     assert cores.returncode != 0 and 'bad --cores [99]' in cores.stderr and 'Traceback' not in cores.stderr
 

@@ -80,3 +80,20 @@ def test_the_delta_ablation_cells_are_its_shipped_runs_and_delta_one_keeps_the_e
     evidence = discrete_grid.run_store(REPO_ROOT / 'Results' / 'runs')
     for cell in cells:   # the delta-1 side is the evidence cell of seed 0, delta 0.1 a cell of its own
         assert (evidence.current(cell) is not None) == (cell.get('softmax_delta', 1) == 1), cell
+
+
+def test_the_paper_budget_delta_ablation_has_the_ten_epoch_ablation_keys_and_not_the_paper_runs_keys():
+    """Epochs stay out of the run key: delta 0.1 at 100 epochs is the 10-epoch ablation's cell extended, and differs
+    from the delta-1 paper-budget run it is compared with in delta only."""
+    from Models.vae_hyper import validate_hyper
+    from Utils.runs.runstore import run_key
+    from vae_experiments import discrete_grid
+    paper = discrete_grid.grid_cells('paper_ablation_delta_cv')
+    short = discrete_grid.grid_cells('ablation_delta_cv')
+    base = [c for c in discrete_grid.grid_cells('paper_mnist_cv') if c['seed'] == 0]
+    keys = [run_key(validate_hyper(c)) for c in paper]
+    assert keys == [run_key(validate_hyper(c)) for c in short]
+    for cell in paper:
+        twin = [b for b in base if b['model_type'] == cell['model_type']]
+        assert len(twin) == 1 and {k for k in cell if cell[k] != twin[0].get(k)} == {'softmax_delta'}
+        assert run_key(validate_hyper(cell)) != run_key(validate_hyper(twin[0]))

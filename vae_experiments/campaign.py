@@ -7,10 +7,13 @@
 Parts, in the default order: `mnist` (Table 1's MNIST column and Figures 3-5: the 8 cells of
 `discrete_grid.py --preset paper_mnist_cv / paper_mnist_20`, 100 epochs, seeds 0-4, visited seed-major so that every
 model has 3 seeds before any has 5), `sop` (Table 3: 4 models x 5 seeds x 50 epochs), `fmnist` (Table 1's
-Fashion-MNIST column, 100 epochs, seeds 0-4) and `jv` (Table 2, MNIST: 4 models x 3 seeds x 50 epochs). One more
-part is run only when named: `dlgmm`, the nonparametric experiment's evidence (`dlgmm_grid.py --preset evidence`:
-4 stick variants x 3 seeds at one reduced budget, the same under either `--budget`), each finished run's mixture
-records written (`vae_experiments/dlgmm_records.py`) and shipped to Results/runs_dlgmm.
+Fashion-MNIST column, 100 epochs, seeds 0-4) and `jv` (Table 2, MNIST: 4 models x 3 seeds x 50 epochs). Two more
+parts are run only when named (EXTRA_PARTS), the same under either `--budget`: `dlgmm`, the nonparametric
+experiment's evidence (`dlgmm_grid.py --preset evidence`: 4 stick variants x 3 seeds at one reduced budget), each
+finished run's mixture records written (`vae_experiments/dlgmm_records.py`) and shipped to Results/runs_dlgmm; and
+`delta`, softmax++'s delta 0.1 at the paper's budget (`discrete_grid.py --preset paper_ablation_delta_cv`: IGR-I and
+IGR-Planar at the cross-validated temperatures, seed 0), evaluated at its milestones as the MNIST runs and shipped
+to Results/runs_ablation_delta_paper.
 `--models GS_Dis,IGR_SB_Finite_Dis` keeps only those models.
 
 Each core runs one cell at a time as `taskset -c <core> python <grid script> --preset ... --cell N`: one process per
@@ -31,12 +34,14 @@ import pathlib
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 import argparse  # noqa: E402
+import importlib  # noqa: E402
 import os  # noqa: E402
 import signal  # noqa: E402
 import subprocess  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 from Utils import paths  # noqa: E402
 from Utils.runs.runstore import EXIT_INTERRUPTED, EXIT_LOCK_LOST, EXIT_LOCKED  # noqa: E402
@@ -44,8 +49,6 @@ from vae_experiments.milestone_records import missing_epochs  # noqa: E402
 
 PARTS = ('mnist', 'sop', 'fmnist', 'jv')
 """The default parts, in their order."""
-EXTRA_PARTS = {'dlgmm': ('evidence', 'runs_dlgmm')}
-"""Parts run only when named: part -> (preset, folder of Results/ its records go to), under either budget."""
 BUDGETS = {
     'paper': {'mnist': ('paper_mnist_cv', 'paper_mnist_20'), 'fmnist': ('paper_fmnist_cv',), 'jv': 'paper_mnist',
               'sop': 'paper', 'ship_to': 'runs_paper', 'evaluate_epochs': None},
@@ -58,6 +61,24 @@ MILESTONES = 'vae_experiments/milestones.py'
 MIXTURE_RECORDS = 'vae_experiments/dlgmm_records.py'
 THREADS = 1
 """Intra-op threads of every run (`--set intra_op_threads=1`, recorded in config.json): one run is pinned to a core."""
+
+
+@dataclass(frozen=True)
+class ExtraPart:
+    """A part run only when named, the same under either budget: its grid script and preset, the folder of Results/
+    its records go to, and the script run on each finished run before it is shipped."""
+    script: str
+    preset: str
+    folder: str
+    evaluator: str
+
+
+EXTRA_PARTS = {
+    'dlgmm': ExtraPart('vae_experiments/dlgmm_grid.py', 'evidence', 'runs_dlgmm', MIXTURE_RECORDS),
+    'delta': ExtraPart('vae_experiments/discrete_grid.py', 'paper_ablation_delta_cv', 'runs_ablation_delta_paper',
+                       MILESTONES),
+}
+"""Parts run only when named."""
 
 
 @dataclass(frozen=True)
@@ -125,11 +146,11 @@ def plan(parts=PARTS, models=(), budget='paper'):
             hyper, model_cases, temps, seeds = sop.settings(presets['sop'])
             tasks += _seed_major(part, 'structure_output_prediction/sop.py', presets['sop'],
                                  enumerate_cells(hyper, model_cases, None, temps, seeds), models, None, ship_to)
-        elif part == 'dlgmm':
-            from vae_experiments import dlgmm_grid
-            preset, to = EXTRA_PARTS[part]
-            tasks += _seed_major(part, 'vae_experiments/dlgmm_grid.py', preset, dlgmm_grid.grid_cells(preset),
-                                 models, MIXTURE_RECORDS, to)
+        elif part in EXTRA_PARTS:
+            extra = EXTRA_PARTS[part]
+            grid = importlib.import_module('vae_experiments.' + Path(extra.script).stem)
+            tasks += _seed_major(part, extra.script, extra.preset, grid.grid_cells(extra.preset), models,
+                                 extra.evaluator, extra.folder)
         else:
             raise SystemExit(f'campaign: unknown part {part!r}; valid parts are: '
                              f'{", ".join(PARTS + tuple(EXTRA_PARTS))}')
