@@ -177,7 +177,7 @@ def test_the_shipped_mixture_tables_regenerate_exactly():
 
 
 def test_ablation_cells_show_a_single_run_without_a_spread():
-    from vae_experiments.report_budget_tables import _cell
+    from vae_experiments.report_ablations import _cell
     assert _cell(-123.456, np.nan, 2, 1) == '-123.46'
     assert _cell(0.12345, 0.5, 3, 3) == '0.123 ± 0.500'
     assert _cell(np.nan, np.nan, 2, 0) == '-'
@@ -247,3 +247,35 @@ def test_elbo_parts_table_averages_each_cell_and_epoch_over_its_seeds(tmp_path):
                                                                   ['IGR_I_Dis', 10, '0']]
     assert table['TeELBO'].tolist() == [1., 1.5, 10.] and table['kl_categorical'].tolist() == [6., 6.5, 15.]
     assert '| IGR_I_Dis | 1 | 1 | 0 1 | 1.50 | 2.50 | 3.50 | 4.50 | 5.50 | 6.50 |' in (tmp_path / 'elbo_parts.md').read_text()
+
+
+def test_the_paper_delta_ablation_reads_both_deltas_at_each_milestone(tmp_path):
+    """The shipped seed-0 IGR-I run (tau 1, 100 epochs) copied as the delta-0.1 side (its config's delta changed):
+    both rows of each epoch carry the run's own metrics.csv, log_likelihood.json and vertex_distance.json values;
+    IGR-Planar, with no delta-0.1 run, has no rows; without the ablation's folder there is no table."""
+    import json
+    from Utils.results.results_io import load_metrics
+    from vae_experiments.report_ablations import PAPER_DELTA_FOLDER, write_paper_delta_ablation
+    from vae_experiments.report_records import finished_runs
+    paper = paths.REPO_ROOT / 'Results' / 'runs_paper'
+    runs = finished_runs(paper)
+    assert not len(write_paper_delta_ablation(runs, tmp_path, tmp_path, (10, 100)))
+    source = next(paper.glob('vae_mnist_IGR_I_Dis_t1_s0_k*'))
+    copy = tmp_path / PAPER_DELTA_FOLDER / source.name
+    shutil.copytree(source, copy)
+    config = json.loads((copy / 'config.json').read_text())
+    config['hyper']['softmax_delta'] = 0.1
+    (copy / 'config.json').write_text(json.dumps(config))
+    table = write_paper_delta_ablation(runs, tmp_path, tmp_path, (10, 100))
+    assert table[['model', 'epoch', 'softmax_delta']].values.tolist() == [
+        ['IGR_I_Dis', 10, '0.1 (ICML-era original)'], ['IGR_I_Dis', 10, '1'],
+        ['IGR_I_Dis', 100, '0.1 (ICML-era original)'], ['IGR_I_Dis', 100, '1']]
+    metrics = load_metrics(source).set_index('epoch')
+    vertex = json.loads((source / 'vertex_distance.json').read_text())['epochs']
+    ll = {e['epoch']: e for e in json.loads((source / 'log_likelihood.json').read_text())['entries']}
+    for epoch in (10, 100):
+        rows = table[table['epoch'] == epoch]
+        assert rows['TeELBOD'].tolist() == [metrics.loc[epoch, 'TeELBOD']] * 2
+        assert rows['TeLLD'].tolist() == [pytest.approx(ll[epoch]['TeLLD'])] * 2
+        assert rows['median'].tolist() == [pytest.approx(vertex[str(epoch)]['median'])] * 2
+    assert '| IGR_I_Dis | 1 | 100 | 1 | ' in (tmp_path / 'delta_ablation.md').read_text()

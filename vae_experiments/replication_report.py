@@ -10,9 +10,9 @@ What it does
     the text around them is written by hand.
 
     The parts: `report_records.py` (finished runs, Figure 5's and the gradient variance's per-run csv),
-    `report_claims.py` (the claims as comparisons: claims and verdict-by-training tables) and
-    `report_budget_tables.py` (the budget table, the campaign's progress, the epoch-10 agreement, the setup
-    ablations).
+    `report_claims.py` (the claims as comparisons: claims and verdict-by-training tables),
+    `report_budget_tables.py` (the budget table, the campaign's progress, the epoch-10 agreement, the ELBO parts)
+    and `report_ablations.py` (the setup ablations).
 
     --check regenerates everything into a temporary folder and fails (exit 1) when a shipped table, figure csv,
     or generated block of REPLICATION.md differs from what the records give (`make replicate-check`).
@@ -37,9 +37,10 @@ from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from Utils import paths  # noqa: E402
-from vae_experiments.report_budget_tables import (ABLATIONS, write_ablations, write_agreement, write_budget,  # noqa: E402
-                                                  write_distance_averaging, write_elbo_parts, write_progress,
-                                                  write_sop_sigma_ablation)
+from vae_experiments.report_ablations import (ABLATIONS, write_ablations, write_distance_averaging,  # noqa: E402
+                                              write_paper_delta_ablation, write_sop_sigma_ablation)
+from vae_experiments.report_budget_tables import (write_agreement, write_budget, write_elbo_parts,  # noqa: E402
+                                                  write_progress)
 from vae_experiments.report_claims import write_claims  # noqa: E402
 from vae_experiments.report_records import FIGURE5_RUNS, finished_runs, write_weight_records  # noqa: E402
 
@@ -103,6 +104,7 @@ def write_all(runs_dir, out_dir, budget):
         write_agreement(runs, tables_dir, Path(runs_dir).parent / BUDGETS['evidence'].runs)
         write_progress(runs_dir, tables_dir, budget.name)
         write_sop_sigma_ablation(runs, tables_dir, Path(runs_dir).parent)
+        write_paper_delta_ablation(runs, tables_dir, Path(runs_dir).parent, budget.training_epochs)
         write_elbo_parts(runs, tables_dir)
     if budget.merge_shipped:
         write_ablations(runs, out_dir, tables_dir, Path(runs_dir).parent)
@@ -148,7 +150,8 @@ def check(budget, results_dir):
                 if (out_dir / name).is_file():
                     (fresh / name).write_bytes((out_dir / name).read_bytes())
         write_all(runs_dir, fresh, budget)
-        own = (('verdict_by_training', 'decided', 'epoch10_agreement', 'progress', 'sop_sigma_ablation', 'elbo_parts')
+        own = (('verdict_by_training', 'decided', 'epoch10_agreement', 'progress', 'sop_sigma_ablation', 'elbo_parts',
+                'delta_ablation')
                if budget.training_epochs else tuple(a.name for a in ABLATIONS) + ('distance_averaging',))
         tables = TABLES + own
         pairs = [(f'tables/{t}.{ext}', fresh / 'tables' / f'{t}.{ext}') for t in tables for ext in ('md', 'csv')]
