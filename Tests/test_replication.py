@@ -279,3 +279,23 @@ def test_the_paper_delta_ablation_reads_both_deltas_at_each_milestone(tmp_path):
         assert rows['TeLLD'].tolist() == [pytest.approx(ll[epoch]['TeLLD'])] * 2
         assert rows['median'].tolist() == [pytest.approx(vertex[str(epoch)]['median'])] * 2
     assert '| IGR_I_Dis | 1 | 100 | 1 | ' in (tmp_path / 'delta_ablation.md').read_text()
+
+
+def test_the_offset_reading_table_averages_each_cell_over_its_seeds(tmp_path):
+    """A hand-made per-run csv: means per cell and epoch over the seeds listed, a from 1 down to 0, GS first; no csv,
+    no table."""
+    from vae_experiments.report_ablations import OFFSET_RUNS, write_offset_reading
+    assert not len(write_offset_reading(tmp_path, tmp_path))
+    rows = pd.DataFrame([
+        {'run_name': n, 'model_type': m, 'temp': t, 'seed': s, 'epoch': e, 'log_px_a0': -v * 4, 'log_px_a0.5': -v * 2,
+         'log_px_a1': -v, 'images': 10}
+        for n, m, t, s, e, v in (('a', 'IGR_Planar_Dis', 0.85, 0, 100, 10.), ('b', 'IGR_Planar_Dis', 0.85, 1, 100, 20.),
+                                 ('c', 'GS_Dis', 1.0, 0, 100, 5.), ('d', 'IGR_Planar_Dis', 0.85, 0, 10, 1.))])
+    rows.to_csv(tmp_path / OFFSET_RUNS, index=False)
+    table = write_offset_reading(tmp_path, tmp_path)
+    assert table[['model_type', 'epoch', 'seeds']].values.tolist() == [['GS_Dis', 100, '0'], ['IGR_Planar_Dis', 10, '0'],
+                                                                      ['IGR_Planar_Dis', 100, '0 1']]
+    assert table['log_px_a0'].tolist() == [-20., -4., -60.]
+    md = (tmp_path / 'offset_reading.md').read_text()
+    assert '| model | temp | epoch | seeds | a = 1 | a = 0.5 | a = 0 |' in md
+    assert '| IGR_Planar_Dis | 0.85 | 100 | 0 1 | -15.00 | -30.00 | -60.00 |' in md

@@ -353,3 +353,16 @@ def test_elbo_parts_add_up_to_the_evaluated_elbos(model_type):
     assert parts['TeELBOD'] == pytest.approx(metrics['TeELBOD'], rel=1e-5, abs=1e-3)
     assert parts['log_px'] != parts['log_px_one_hot'] and parts['kl_categorical'] >= -1e-3
     assert (parts['kl_continuous'] > 0) == (model_type == 'IGR_I')  # the JointVAE's Gaussian latents
+
+
+@pytest.mark.parametrize('model_type', ['GS_Dis', 'IGR_Planar_Dis', 'IGR_SB_Finite_Dis', 'IGR_I'])
+def test_the_offset_reading_ends_at_the_two_reconstructions_of_the_elbo_parts(model_type):
+    """`offset_reading` draws the noise as `elbo_parts`, so its ends a = 1 and a = 0 are the relaxed and the one-hot
+    reconstructions; the points in between are decoded from inside the simplex (the segment e + a (psi - e))."""
+    from Models.elbo_parts import elbo_parts, offset_reading
+    model = make_model(model_type)
+    x = tf.stack([images((28, 28, 1), seed) for seed in range(3)])
+    parts, reading = elbo_parts(model, x), offset_reading(model, x, (0., 0.5, 1.))
+    assert reading[1.] == pytest.approx(parts['log_px'], rel=1e-6)
+    assert reading[0.] == pytest.approx(parts['log_px_one_hot'], rel=1e-6)
+    assert reading[0.5] not in (reading[0.], reading[1.])

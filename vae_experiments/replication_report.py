@@ -38,7 +38,8 @@ from pathlib import Path  # noqa: E402
 
 from Utils import paths  # noqa: E402
 from vae_experiments.report_ablations import (ABLATIONS, write_ablations, write_distance_averaging,  # noqa: E402
-                                              write_paper_delta_ablation, write_sop_sigma_ablation)
+                                              write_offset_reading, write_paper_delta_ablation,
+                                              write_sop_sigma_ablation)
 from vae_experiments.report_budget_tables import (write_agreement, write_budget, write_elbo_parts,  # noqa: E402
                                                   write_progress)
 from vae_experiments.report_claims import write_claims  # noqa: E402
@@ -105,6 +106,7 @@ def write_all(runs_dir, out_dir, budget):
         write_progress(runs_dir, tables_dir, budget.name)
         write_sop_sigma_ablation(runs, tables_dir, Path(runs_dir).parent)
         write_paper_delta_ablation(runs, tables_dir, Path(runs_dir).parent, budget.training_epochs)
+        write_offset_reading(tables_dir, Path(runs_dir).parent)
         write_elbo_parts(runs, tables_dir)
     if budget.merge_shipped:
         write_ablations(runs, out_dir, tables_dir, Path(runs_dir).parent)
@@ -151,7 +153,7 @@ def check(budget, results_dir):
                     (fresh / name).write_bytes((out_dir / name).read_bytes())
         write_all(runs_dir, fresh, budget)
         own = (('verdict_by_training', 'decided', 'epoch10_agreement', 'progress', 'sop_sigma_ablation', 'elbo_parts',
-                'delta_ablation')
+                'delta_ablation', 'offset_reading')
                if budget.training_epochs else tuple(a.name for a in ABLATIONS) + ('distance_averaging',))
         tables = TABLES + own
         pairs = [(f'tables/{t}.{ext}', fresh / 'tables' / f'{t}.{ext}') for t in tables for ext in ('md', 'csv')]
