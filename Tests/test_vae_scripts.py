@@ -216,3 +216,21 @@ def test_distance_averaging_smoke(folders, figure_runs, tmp_path):
     assert len(table) == 1 and table['pooled'].between(0, np.sqrt(2)).all()  # the same (run, epoch) replaced
     with pytest.raises(SystemExit):
         distance_averaging.main(['--run', str(tmp_path)])
+
+
+def test_offset_reading_smoke(folders, figure_runs, tmp_path):
+    """The script on a smoke run: its ends are the run's relaxed and one-hot reconstructions (the ELBO parts of the
+    same checkpoint and test images), and a second call replaces the (run, epoch) row."""
+    from Models import train_vae as tv
+    from Models.elbo_parts import elbo_parts
+    from Utils.load_data import load_dataset
+    from vae_experiments import offset_reading
+    run = sorted(p for p in folders['log'].iterdir() if p.name.startswith('vae_mnist_IGR_SB_Finite_Dis'))[0]
+    out = tmp_path / 'offset.csv'
+    rows = offset_reading.main(['--run', f'{run}:2', '--out', str(out)])
+    assert len(rows) == 1 and rows[0]['epoch'] == 2 and rows[0]['images'] == SMOKE_TEST_N
+    model, h = tv.load_trained_vae(run, 2)
+    parts = elbo_parts(model, tv._test_batches(load_dataset('mnist', h['architecture'], True).x_test))
+    assert (rows[0]['log_px_a1'], rows[0]['log_px_a0']) == (parts['log_px'], parts['log_px_one_hot'])
+    offset_reading.main(['--run', f'{run}:2', '--out', str(out)])
+    assert len(pd.read_csv(out)) == 1
