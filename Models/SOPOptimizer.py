@@ -26,8 +26,9 @@ from Models.SOP import SOPNet, bernoulli_log_lik
 from Models.sop_hyper import (HYPER_KEYS, SMOKE_BATCH_N, SOP_MODEL_TYPES, VALID_KEYS,  # noqa: F401
                               default_hyper, unit_sigma, validate_hyper)
 from Utils.runs import checkpointing, folders, hyper_checks, logs, seeding
+from Utils.runs.resume import ResumeRules, hyper_to_run, take_up
 from Utils.runs.runstore import fence_of
-from Utils.runs.training_loop import NonFiniteLossError, epoch_permutation, resume_point, train_epochs  # noqa: F401
+from Utils.runs.training_loop import NonFiniteLossError, epoch_permutation, train_epochs  # noqa: F401
 
 EXPERIMENT = 'sop'
 METRIC_COLUMNS = ('TeNLL', 'TeNLLD', 'TeNLLMS', 'TrL')
@@ -193,18 +194,8 @@ def _final_metrics(run_dir):
     return final
 
 
-def _prepare_resume(resume_dir, hyper, run_with_sample):
-    saved = folders.read_config(resume_dir)['hyper']
-    h = validate_hyper(dict(saved))
-    if hyper is not None:
-        wanted = validate_hyper(hyper, run_with_sample)
-        differ = sorted(k for k in VALID_KEYS if k not in ('epochs', 'iter_per_epoch')
-                        and hyper_checks.jsonable(wanted[k]) != hyper_checks.jsonable(h[k]))
-        if differ:
-            raise hyper_checks.HyperError(f'cannot resume {resume_dir} with a different hyper: {differ} differ '
-                                f'(only epochs may change)')
-        h['epochs'] = max(h['epochs'], wanted['epochs'])
-    return h
+RESUME_RULES = ResumeRules('run_sop', validate_hyper, VALID_KEYS, ('epochs',), ('iter_per_epoch',))
+"""An SOP run resumes with its saved hyper; only a larger `epochs` may be asked for."""
 
 
 def write_prediction_image(model, x_upper, x_lower, path, count=8, seed=0):
@@ -236,14 +227,7 @@ def run_sop(hyper=None, run_with_sample=None, resume_dir=None, data=None, run_di
         HyperError for bad hyper values, NonFiniteLossError when the loss becomes NaN/inf,
         Utils.runs.stop_signals.Interrupted after a stop signal, Utils.load_data.MissingDataError when MNIST is missing.
     """
-    if run_dir is not None and (Path(run_dir) / 'config.json').exists():
-        resume_dir = run_dir
-    if resume_dir is None:
-        if hyper is None:
-            raise hyper_checks.HyperError('run_sop needs a hyper dict (or resume_dir)')
-        h = validate_hyper(hyper, run_with_sample)
-    else:
-        h = _prepare_resume(resume_dir, hyper, run_with_sample)
+    h, resume_dir = hyper_to_run(hyper, run_with_sample, resume_dir, run_dir, RESUME_RULES)
     seeding.set_intra_op_threads(h['intra_op_threads'])
     seeding.set_seed(h['seed'])
     data = data or load_sop_data(h['run_with_sample'])
@@ -258,10 +242,7 @@ def run_sop(hyper=None, run_with_sample=None, resume_dir=None, data=None, run_di
     checkpoints = checkpointing.Checkpoints(run_dir, fence=fence, **model.trackables())
     start_epoch = start_step = 0
     if resume_dir is not None:
-        start_epoch, start_step, source = resume_point(model, checkpoints, steps, log)
-        log.metrics.truncate_after(start_epoch)
-        point = f'epoch {start_epoch + 1}, step {start_step}' if start_step else f'the end of epoch {start_epoch}'
-        log.line(f'# resumed at {point} ({source or "no"} checkpoint) on {time.strftime("%Y-%m-%dT%H:%M:%S")}')
+        start_epoch, start_step = take_up(model, checkpoints, steps, log)
     else:
         log.line(f'# SOP {h["model_type"]} temp {h["temp"]:g} seed {h["seed"]}, {steps} steps/epoch, '
                  f'{sum(int(np.prod(v.shape)) for v in model.net.trainable_variables)} parameters; '

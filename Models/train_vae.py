@@ -30,8 +30,9 @@ from Utils.image_store import HostBatches
 from Utils.runs.grid import enumerate_cells
 from Utils.load_data import load_dataset, test_batch_size
 from Utils.results.results_io import log_likelihood_at
+from Utils.runs.resume import ResumeRules, hyper_to_run, take_up
 from Utils.runs.runstore import fence_of
-from Utils.runs.training_loop import NonFiniteLossError, epoch_permutation, resume_point, train_epochs  # noqa: F401
+from Utils.runs.training_loop import NonFiniteLossError, epoch_permutation, train_epochs  # noqa: F401
 
 EXPERIMENT = 'vae'
 RESUME_MAY_CHANGE = ('epochs', 'log_likelihood_samples', 'keep_checkpoints', 'keep_epochs')
@@ -146,21 +147,9 @@ def _end_of_epoch(model, hyper, test_batches, log, grad_log, steps, labels=None)
     return end
 
 
-def _prepare_resume(resume_dir, hyper, run_with_sample):
-    config = folders.read_config(resume_dir)
-    h = validate_hyper(saved_hyper(config['hyper']))
-    if hyper is not None:
-        wanted = validate_hyper(hyper, run_with_sample)
-        differ = sorted(k for k in VALID_KEYS if k not in RESUME_MAY_CHANGE + DERIVED_KEYS
-                        and hyper_checks.jsonable(wanted[k]) != hyper_checks.jsonable(h[k]))
-        if differ:
-            raise hyper_checks.HyperError(f'cannot resume {resume_dir} with a different hyper: {differ} differ '
-                                f'(only {", ".join(RESUME_MAY_CHANGE)} may change)')
-        h['epochs'] = max(h['epochs'], wanted['epochs'])
-        h['log_likelihood_samples'] = wanted['log_likelihood_samples']
-        h['keep_checkpoints'] = wanted['keep_checkpoints']
-        h['keep_epochs'] = wanted['keep_epochs']
-    return h
+RESUME_RULES = ResumeRules('run_vae', validate_hyper, VALID_KEYS, RESUME_MAY_CHANGE, DERIVED_KEYS, saved_hyper)
+"""A VAE run resumes with its saved hyper (read as `saved_hyper` completes older folders); only the evaluation and
+checkpoint settings of RESUME_MAY_CHANGE, and a larger `epochs`, may be asked for."""
 
 
 def run_vae(hyper=None, run_with_sample=None, resume_dir=None, run_dir=None):
@@ -182,14 +171,7 @@ def run_vae(hyper=None, run_with_sample=None, resume_dir=None, run_dir=None):
         Utils.runs.stop_signals.Interrupted when SIGTERM / SIGUSR1 / SIGINT stopped it (after a checkpoint),
         Utils.load_data.MissingDataError when the dataset is not on the machine.
     """
-    if run_dir is not None and (Path(run_dir) / 'config.json').exists():
-        resume_dir = run_dir
-    if resume_dir is None:
-        if hyper is None:
-            raise hyper_checks.HyperError('run_vae needs a hyper dict (or resume_dir)')
-        h = validate_hyper(hyper, run_with_sample)
-    else:
-        h = _prepare_resume(resume_dir, hyper, run_with_sample)
+    h, resume_dir = hyper_to_run(hyper, run_with_sample, resume_dir, run_dir, RESUME_RULES)
     seeding.set_intra_op_threads(h['intra_op_threads'])
     seeding.set_seed(h['seed'])
     spec = load_dataset(h['dataset_name'], h['architecture'], h['run_with_sample'])
@@ -208,12 +190,7 @@ def run_vae(hyper=None, run_with_sample=None, resume_dir=None, run_dir=None):
         else None
     start_epoch = start_step = 0
     if resume_dir is not None:
-        start_epoch, start_step, source = resume_point(model, checkpoints, steps, log)
-        log.metrics.truncate_after(start_epoch)
-        if grad_log is not None:
-            grad_log.truncate_after(start_epoch)
-        point = f'epoch {start_epoch + 1}, step {start_step}' if start_step else f'the end of epoch {start_epoch}'
-        log.line(f'# resumed at {point} ({source or "no"} checkpoint) on {_now()}')
+        start_epoch, start_step = take_up(model, checkpoints, steps, log, *[grad_log] if grad_log else [])
         if start_epoch >= h['epochs']:
             test_batches = _test_batches(spec.x_test)
             _log_likelihood_at_end(model, h, test_batches, run_dir, log)
