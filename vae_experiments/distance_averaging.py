@@ -36,27 +36,16 @@ import_tensorflow()
 import argparse  # noqa: E402
 
 import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
 
 from Utils import paths  # noqa: E402
+from Utils.results.per_run_csv import add_run_arguments, merge_rows  # noqa: E402
 
 SAMPLES_N = 100
 RADIUS = 0.2
 RUNS_FILE = 'distance_averaging_mnist_runs.csv'
 COLUMNS = ('run_name', 'model_type', 'temp', 'seed', 'softmax_delta', 'epoch', 'averaged', 'pooled',
            f'averaged_within_{RADIUS:g}', f'pooled_within_{RADIUS:g}', 'images')
-
-
-def parse_run(text):
-    """'DIR' or 'DIR:EPOCH' -> (Path, epoch or None); a clear error when DIR is not a run folder."""
-    folder, _, epoch = text.rpartition(':') if ':' in text else (text, '', '')
-    path = pathlib.Path(folder)
-    if not (path / 'config.json').is_file():
-        raise argparse.ArgumentTypeError(f'{text!r}: {path} is not a run folder (no config.json); give DIR or '
-                                         f'DIR:EPOCH')
-    if epoch and not epoch.isdigit():
-        raise argparse.ArgumentTypeError(f'{text!r}: the epoch after ":" must be a whole number')
-    return path, int(epoch) if epoch else None
+ORDER = ('model_type', 'temp', 'softmax_delta', 'seed', 'epoch', 'run_name')
 
 
 def run_row(run_dir, epoch, test_images=None, samples_n=SAMPLES_N):
@@ -80,24 +69,9 @@ def run_row(run_dir, epoch, test_images=None, samples_n=SAMPLES_N):
             f'pooled_within_{RADIUS:g}': float(np.mean(pooled <= RADIUS)), 'images': int(len(averaged))}
 
 
-def merge_rows(path, rows):
-    """The csv's rows with `rows` replacing those of the same (run, epoch), sorted by model, temperature, delta,
-    seed and epoch."""
-    old = pd.read_csv(path, float_precision='round_trip') if path.is_file() else pd.DataFrame(columns=COLUMNS)
-    new = pd.DataFrame(rows, columns=COLUMNS)
-    keys = set(zip(new['run_name'], new['epoch']))
-    old = old[[(r, e) not in keys for r, e in zip(old['run_name'], old['epoch'])]]
-    table = pd.concat([old, new], ignore_index=True) if len(old) else new
-    return table.sort_values(['model_type', 'temp', 'softmax_delta', 'seed', 'epoch', 'run_name'],
-                             ignore_index=True)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--run', action='append', required=True, type=parse_run,
-                        help='a run folder, or FOLDER:EPOCH (repeatable; default epoch: the latest checkpoint)')
-    parser.add_argument('--out', help=f'per-run csv (default Results/{RUNS_FILE})')
-    parser.add_argument('--test-images', type=int, help='use only the first N test images')
+    add_run_arguments(parser, RUNS_FILE)
     parser.add_argument('--samples', type=int, default=SAMPLES_N, help='posterior samples per image')
     args = parser.parse_args(argv)
     out = pathlib.Path(args.out) if args.out else paths.results_dir() / RUNS_FILE
@@ -108,7 +82,7 @@ def main(argv=None):
               flush=True)
         rows.append(row)
     out.parent.mkdir(parents=True, exist_ok=True)
-    merge_rows(out, rows).to_csv(out, index=False)
+    merge_rows(out, rows, COLUMNS, ORDER).to_csv(out, index=False)
     print(f'-> {out}')
     return rows
 

@@ -31,12 +31,12 @@ import_tensorflow()
 
 import argparse  # noqa: E402
 
-import pandas as pd  # noqa: E402
 
 from Utils import paths  # noqa: E402
-from vae_experiments.distance_averaging import parse_run  # noqa: E402
+from Utils.results.per_run_csv import add_run_arguments, merge_rows  # noqa: E402
 
 RUNS_FILE = 'offset_reading_mnist_runs.csv'
+ORDER = ('model_type', 'temp', 'seed', 'epoch', 'run_name')
 
 
 def fraction_column(a):
@@ -66,23 +66,9 @@ def run_row(run_dir, epoch, test_images=None):
             'images': int(len(x))}
 
 
-def merge_rows(path, rows):
-    """The csv's rows with `rows` replacing those of the same (run, epoch), sorted by model, temperature, seed and
-    epoch."""
-    old = pd.read_csv(path, float_precision='round_trip') if path.is_file() else pd.DataFrame(columns=columns())
-    new = pd.DataFrame(rows, columns=columns())
-    keys = set(zip(new['run_name'], new['epoch']))
-    old = old[[(r, e) not in keys for r, e in zip(old['run_name'], old['epoch'])]]
-    table = pd.concat([old, new], ignore_index=True) if len(old) else new
-    return table.sort_values(['model_type', 'temp', 'seed', 'epoch', 'run_name'], ignore_index=True)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--run', action='append', required=True, type=parse_run,
-                        help='a run folder, or FOLDER:EPOCH (repeatable; default epoch: the latest checkpoint)')
-    parser.add_argument('--out', help=f'per-run csv (default Results/{RUNS_FILE})')
-    parser.add_argument('--test-images', type=int, help='use only the first N test images')
+    add_run_arguments(parser, RUNS_FILE)
     args = parser.parse_args(argv)
     out = pathlib.Path(args.out) if args.out else paths.results_dir() / RUNS_FILE
     rows = []
@@ -92,7 +78,7 @@ def main(argv=None):
             f'{c[len("log_px_"):]} {row[c]:.2f}' for c in columns() if c.startswith('log_px_')), flush=True)
         rows.append(row)
     out.parent.mkdir(parents=True, exist_ok=True)
-    merge_rows(out, rows).to_csv(out, index=False)
+    merge_rows(out, rows, columns(), ORDER).to_csv(out, index=False)
     print(f'-> {out}')
     return rows
 
