@@ -19,14 +19,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from Utils.results.results_io import select_runs
+from Utils.results.results_io import MODEL_ORDER, select_runs
 from Utils.runs.runstore import read_json_or_none
 from vae_experiments.report_records import FIGURE5_RUNS, FIGURE_PANELS, finished_runs, read_csv
 
 
 ABLATION_METRICS = ('TeELBO', 'TeELBOD', 'TeLL', 'TeLLD', 'median', 'within_0.2')
 ABLATION_NAMES = {'median': 'vertex distance (median)', 'within_0.2': 'images within 0.2',
-                  'vanished_pct': 'vanished gradients (%)'}
+                  'images_within_0.2': 'images within 0.2', 'vanished_pct': 'vanished gradients (%)'}
 VERTEX_NOTE = ("Vertex distance: Figure 5's per-image median distance to the nearest vertex, its median over the "
                'test images; images within 0.2: the share of test images whose median is at most 0.2.')
 
@@ -282,15 +282,14 @@ def write_paper_delta_ablation(runs, tables_dir, results_root, epochs):
     if not len(table):
         return table
     table.to_csv(tables_dir / 'delta_ablation.csv', index=False)
-    names = {'median': 'vertex distance (median)', 'images_within_0.2': 'images within 0.2'}
     lines = ["# softmax++ delta ablation at the paper's budget: delta 0.1 against 1, MNIST, seed 0\n\n"
              "IGR-I and IGR-Planar at the cross-validated temperatures, 100 epochs, the two deltas' runs made on the "
              'same machine type with one intra-op thread, compared at each milestone epoch: the test ELBOs of that '
              'epoch, TeLL / TeLLD at S = 100 and ' + VERTEX_NOTE[0].lower() + VERTEX_NOTE[1:] + '\n\n'
-             '| model | temp | epoch | softmax++ delta | ' + ' | '.join(names.get(m, m) for m in PAPER_DELTA_METRICS)
+             '| model | temp | epoch | softmax++ delta | ' + ' | '.join(ABLATION_NAMES.get(m, m) for m in PAPER_DELTA_METRICS)
              + ' |\n|---|---|---|---|' + '---|' * len(PAPER_DELTA_METRICS) + '\n']
     for row in table.to_dict('records'):
-        cells = ['-' if np.isnan(row[m]) else f'{row[m]:.{3 if m in names else 2}f}' for m in PAPER_DELTA_METRICS]
+        cells = ['-' if np.isnan(row[m]) else f'{row[m]:.{3 if m in ("median", "images_within_0.2") else 2}f}' for m in PAPER_DELTA_METRICS]
         lines.append(f'| {row["model"]} | {row["temp"]:g} | {row["epoch"]} | {row["softmax_delta"]} | '
                      + ' | '.join(cells) + ' |\n')
     (tables_dir / 'delta_ablation.md').write_text(''.join(lines))
@@ -299,7 +298,6 @@ def write_paper_delta_ablation(runs, tables_dir, results_root, epochs):
 
 OFFSET_RUNS = 'offset_reading_mnist_runs.csv'
 """Per-run csv of `vae_experiments/offset_reading.py` under Results/ (computed from weights: an input here)."""
-OFFSET_ORDER = ('GS_Dis', 'IGR_I_Dis', 'IGR_Planar_Dis', 'IGR_SB_Finite_Dis')
 
 
 def offset_reading_table(rows):
@@ -309,7 +307,7 @@ def offset_reading_table(rows):
     table = rows.groupby(['model_type', 'temp', 'epoch'], sort=False).agg(
         seeds=('seed', lambda s: ' '.join(str(int(v)) for v in sorted(s))), **{c: (c, 'mean') for c in fractions})
     table = table.reset_index()
-    table['rank'] = table['model_type'].map({m: i for i, m in enumerate(OFFSET_ORDER)})
+    table['rank'] = table['model_type'].map({m: i for i, m in enumerate(MODEL_ORDER)})
     table = table.sort_values(['rank', 'temp', 'epoch'], ascending=[True, False, True], ignore_index=True)
     return table.drop(columns='rank'), fractions
 
