@@ -123,3 +123,22 @@ def test_the_evaluator_starts_only_for_a_run_whose_milestones_lack_a_record(tmp_
     folders.write_json(run / 'log_likelihood.json', {'entries': [{'S': 100, 'epoch': 10}, {'S': 5, 'epoch': 1}]})
     driver._after(0, task, run)
     assert len(started) == 3 and missing_epochs(run) == {} and len(shipped) == 3
+
+
+def test_a_cell_whose_finished_records_are_shipped_is_not_trained_again(tmp_path):
+    """A driver on a new machine (an empty log directory) passes over the cells whose finished records are in its
+    part's Results folder, and a shipped folder that is not finished does not count."""
+    import shutil
+    shipped = REPO_ROOT / 'Results' / 'runs_paper'
+    name = next(p.name for p in sorted(shipped.iterdir()) if p.name.startswith('vae_mnist_GS_Dis_t1_s0_'))
+    results = tmp_path / 'results' / 'runs_paper'
+    shutil.copytree(shipped / name, results / name)
+    plan = _run(['--plan', 'mnist', '--models', 'GS_Dis', '--limit', '2'], tmp_path).stdout.splitlines()
+    assert f'shipped: Results/runs_paper/{name}' in plan[0] and plan[1].endswith('not started')
+    driver = _run(['mnist', '--models', 'GS_Dis', '--limit', '1', '--cores', str(max(os.sched_getaffinity(0)))],
+                  tmp_path)
+    assert driver.returncode == 0 and 'start' not in driver.stdout, driver.stdout + driver.stderr
+    status = json.loads((results / name / 'status.json').read_text())
+    (results / name / 'status.json').write_text(json.dumps({**status, 'finished': False}))
+    again = _run(['--plan', 'mnist', '--models', 'GS_Dis', '--limit', '1'], tmp_path).stdout
+    assert again.strip().endswith('not started')

@@ -19,7 +19,8 @@ to Results/runs_ablation_delta_paper.
 Each core runs one cell at a time as `taskset -c <core> python <grid script> --preset ... --cell N`: one process per
 run, one intra-op thread each (the presets' `intra_op_threads`, recorded in config.json). Two runs pinned to the two
 cores of a 2-core machine measured 97 s where the same two runs one after the other took 128 s. A cell that is
-finished is passed over, an unfinished one resumes from its checkpoint, a cell locked by another live process is
+finished is passed over (so is one whose finished records are already in Results/, whatever the log directory
+holds), an unfinished one resumes from its checkpoint, a cell locked by another live process is
 left to it. After a VAE run finishes, its kept checkpoints are evaluated under the run's lock
 (`vae_experiments/milestones.py`: TeLL / TeLLD at S = 100, Figure 5's vertex distances and the gradient variance at
 epochs 10, 25, 50 and 100; not started when its records hold them all) and its records are copied to
@@ -175,10 +176,18 @@ def with_options(tasks, overrides=None, smoke=False):
 
 
 def state_of(task, log_dir):
-    """(state, text, run folder or None) of a task's cell in `log_dir` (Utils/runs/runstore.py)."""
+    """(state, text, run folder or None) of a task's cell in `log_dir` (Utils/runs/runstore.py), or 'shipped' when
+    the log directory holds no finished or running run of it and its part's Results folder holds a finished one:
+    a driver on a new machine, or on a scratch directory that was emptied, does not train shipped runs again."""
     store = _store(task, log_dir)
     run = store.current(task.cell)
     state, text = store.state(task.cell, int(task.cell['epochs']))
+    if state not in ('finished', 'running'):
+        results = paths.results_dir(task.ship_to)
+        shipped = _store(task, results)
+        if shipped.state(task.cell, int(task.cell['epochs']))[0] == 'finished':
+            name = shipped.current(task.cell).path.name
+            return 'shipped', f'shipped: Results/{task.ship_to}/{name} (not trained again)', None
     return state, text, (run.path if run is not None else None)
 
 
@@ -201,7 +210,7 @@ class Campaign:
                 if n in self.taken or self.stopping:
                     continue
                 state, _, folder = state_of(task, self.log_dir)
-                if state == 'running':
+                if state in ('running', 'shipped'):
                     continue
                 self.taken.add(n)
                 if state == 'finished':
