@@ -186,7 +186,7 @@ ELBO_PART_COLUMNS = ('TeELBO', 'log_px', 'kl_relaxed', 'TeELBOD', 'log_px_one_ho
 def elbo_parts_table(runs):
     """Per MNIST cell (discrete VAEs) and milestone epoch: the mean over seeds of each part in ELBO_PART_COLUMNS, from
     the runs' `elbo_parts.json` (runs without one are left out)."""
-    from Utils.results.results_io import ELBO_PARTS_FILE
+    from Utils.results.results_io import ELBO_PARTS_FILE, MODEL_ORDER
     rows = []
     chosen = select_runs(runs, experiment='vae', dataset_name='mnist', run_jv=False)
     for run in chosen.itertuples(index=False):
@@ -197,7 +197,7 @@ def elbo_parts_table(runs):
     if not rows:
         return pd.DataFrame()
     frame = pd.DataFrame(rows)
-    order = {m: i for i, m in enumerate(('GS_Dis', 'IGR_I_Dis', 'IGR_Planar_Dis', 'IGR_SB_Finite_Dis'))}
+    order = {m: i for i, m in enumerate(MODEL_ORDER)}
     table = frame.groupby(['model', 'temp', 'epoch'], sort=False).agg(
         seeds=('seed', lambda s: ' '.join(str(v) for v in sorted(s))), **{k: (k, 'mean') for k in ELBO_PART_COLUMNS})
     table = table.reset_index()
