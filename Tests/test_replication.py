@@ -249,6 +249,32 @@ def test_elbo_parts_table_averages_each_cell_and_epoch_over_its_seeds(tmp_path):
     assert '| IGR_I_Dis | 1 | 1 | 0 1 | 1.50 | 2.50 | 3.50 | 4.50 | 5.50 | 6.50 |' in (tmp_path / 'elbo_parts.md').read_text()
 
 
+def test_the_trajectory_table_gives_each_cells_mean_and_range_over_seeds(tmp_path):
+    """Two shipped seeds of IGR-Planar at 0.85 (100 epochs): each epoch's row is the mean, min and max of the two
+    runs' own vertex_distance.json and metrics.csv values; a run without Figure 5's records adds no row."""
+    import json
+    from vae_experiments.report_budget_tables import write_trajectories
+    from vae_experiments.report_records import finished_runs
+    paper = paths.REPO_ROOT / 'Results' / 'runs_paper'
+    names = [next(paper.glob(f'vae_mnist_IGR_Planar_Dis_t0.85_s{s}_k*')).name for s in (0, 1)]
+    names.append(next(paper.glob('vae_mnist_GS_Dis_t1_s0_k*')).name)
+    for name in names:
+        shutil.copytree(paper / name, tmp_path / 'runs' / name)
+    (tmp_path / 'runs' / names[2] / 'vertex_distance.json').unlink()
+    table = write_trajectories(finished_runs(tmp_path / 'runs'), tmp_path)
+    assert table['model'].unique().tolist() == ['IGR_Planar_Dis'] and table['epoch'].tolist() == [1, 10, 25, 50, 100]
+    for epoch in (1, 100):
+        distance = [json.loads((tmp_path / 'runs' / n / 'vertex_distance.json').read_text())['epochs'][str(epoch)]
+                    ['median'] for n in names[:2]]
+        teelbod = [pd.read_csv(tmp_path / 'runs' / n / 'metrics.csv').set_index('epoch').at[epoch, 'TeELBOD']
+                   for n in names[:2]]
+        row = table[table['epoch'] == epoch].iloc[0]
+        assert row['seeds'] == '0-1' and row['median_mean'] == pytest.approx(np.mean(distance), abs=1e-12)
+        assert (row['TeELBOD_min'], row['TeELBOD_max']) == (min(teelbod), max(teelbod))
+    text = (tmp_path / 'trajectories.md').read_text()
+    assert f'| IGR_Planar_Dis | 0.85 | 100 | 0-1 | {np.mean(distance):.3f} [{min(distance):.3f}, {max(distance):.3f}]' in text
+
+
 def test_the_paper_delta_ablation_reads_both_deltas_at_each_milestone(tmp_path):
     """The shipped seed-0 IGR-I run (tau 1, 100 epochs) copied as the delta-0.1 side (its config's delta changed):
     both rows of each epoch carry the run's own metrics.csv, log_likelihood.json and vertex_distance.json values;

@@ -11,7 +11,8 @@ What it does
 
     The parts: `report_records.py` (finished runs, Figure 5's and the gradient variance's per-run csv),
     `report_claims.py` (the claims as comparisons: claims and verdict-by-training tables),
-    `report_budget_tables.py` (the budget table, the campaign's progress, the epoch-10 agreement, the ELBO parts)
+    `report_budget_tables.py` (the budget table, the campaign's progress, the epoch-10 agreement, the ELBO parts,
+    the MNIST cells' trajectories)
     and `report_ablations.py` (the setup ablations).
 
     --check regenerates everything into a temporary folder and fails (exit 1) when a shipped table, figure csv,
@@ -41,7 +42,7 @@ from vae_experiments.report_ablations import (ABLATIONS, write_ablations, write_
                                               write_offset_reading, write_paper_delta_ablation,
                                               write_sop_sigma_ablation)
 from vae_experiments.report_budget_tables import (write_agreement, write_budget, write_elbo_parts,  # noqa: E402
-                                                  write_progress)
+                                                  write_progress, write_trajectories)
 from vae_experiments.report_claims import write_claims  # noqa: E402
 from vae_experiments.report_records import FIGURE5_RUNS, finished_runs, write_weight_records  # noqa: E402
 
@@ -108,6 +109,7 @@ def write_all(runs_dir, out_dir, budget):
         write_paper_delta_ablation(runs, tables_dir, Path(runs_dir).parent, budget.training_epochs)
         write_offset_reading(tables_dir, Path(runs_dir).parent)
         write_elbo_parts(runs, tables_dir)
+        write_trajectories(runs, tables_dir)
     if budget.merge_shipped:
         write_ablations(runs, out_dir, tables_dir, Path(runs_dir).parent)
         write_distance_averaging(tables_dir, Path(runs_dir).parent)
@@ -153,7 +155,7 @@ def check(budget, results_dir):
                     (fresh / name).write_bytes((out_dir / name).read_bytes())
         write_all(runs_dir, fresh, budget)
         own = (('verdict_by_training', 'decided', 'epoch10_agreement', 'progress', 'sop_sigma_ablation', 'elbo_parts',
-                'delta_ablation', 'offset_reading')
+                'delta_ablation', 'offset_reading', 'trajectories')
                if budget.training_epochs else tuple(a.name for a in ABLATIONS) + ('distance_averaging',))
         tables = TABLES + own
         pairs = [(f'tables/{t}.{ext}', fresh / 'tables' / f'{t}.{ext}') for t in tables for ext in ('md', 'csv')]

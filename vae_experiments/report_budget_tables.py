@@ -7,6 +7,8 @@
   cell and seed.
 - `elbo_parts.{md,csv}` (paper budget): TeELBO and TeELBOD of the MNIST cells taken apart into reconstruction and
   KL at each milestone epoch (the runs' `elbo_parts.json`, `Models/elbo_parts.py`).
+- `trajectories.{md,csv}` (paper budget): how each MNIST cell moves with training: Figure 5's vertex distance,
+  the share of samples within 0.2 of a vertex, TeELBO and TeELBOD at each milestone epoch, mean and range over seeds.
 
 The setup ablations, which compare runs of a changed setting with these, are in `report_ablations.py`.
 """
@@ -220,4 +222,54 @@ def write_elbo_parts(runs, tables_dir):
         lines.append(f'| {row["model"]} | {row["temp"]:g} | {row["epoch"]} | {row["seeds"]} | '
                      + ' | '.join(f'{row[k]:.2f}' for k in ELBO_PART_COLUMNS) + ' |\n')
     (tables_dir / 'elbo_parts.md').write_text(''.join(lines))
+    return table
+
+
+TRAJECTORY_COLUMNS = (('median', 'vertex distance', 3), ('samples_within_0.2', 'samples within 0.2', 3),
+                      ('TeELBO', 'TeELBO', 1), ('TeELBOD', 'TeELBOD', 1))
+"""(column, heading, decimals) of the trajectory table: Figure 5's median distance (median over the test images of
+the per-image median) and share of samples within 0.2 of a vertex (`vertex_distance.json`), the test ELBOs at the
+same epoch (`metrics.csv`)."""
+
+
+def trajectory_table(runs):
+    """Per MNIST cell (discrete VAEs) and milestone epoch: mean, min and max over seeds of TRAJECTORY_COLUMNS, for
+    the runs whose `vertex_distance.json` holds that epoch."""
+    from Utils.results.results_io import MODEL_ORDER, load_metrics, load_vertex_distances
+    rows = []
+    for run in select_runs(runs, experiment='vae', dataset_name='mnist', run_jv=False).itertuples(index=False):
+        metrics = load_metrics(run.run_dir).set_index('epoch')
+        for epoch, summary in load_vertex_distances(run.run_dir).items():
+            if epoch in metrics.index:
+                rows.append({'model': run.model_type, 'temp': float(run.temp), 'epoch': epoch, 'seed': int(run.seed),
+                             'median': summary['median'], 'samples_within_0.2': summary['samples_within_0.2'],
+                             'TeELBO': metrics.at[epoch, 'TeELBO'], 'TeELBOD': metrics.at[epoch, 'TeELBOD']})
+    if not rows:
+        return pd.DataFrame()
+    columns = [c for c, _, _ in TRAJECTORY_COLUMNS]
+    table = pd.DataFrame(rows).groupby(['model', 'temp', 'epoch'], sort=False).agg(
+        seeds=('seed', lambda s: _seed_ranges(s)),
+        **{f'{c}_{f}': (c, f) for c in columns for f in ('mean', 'min', 'max')}).reset_index()
+    table['rank'] = table['model'].map({m: i for i, m in enumerate(MODEL_ORDER)})
+    return table.sort_values(['rank', 'temp', 'epoch'], ascending=[True, False, True]).drop(columns='rank')
+
+
+def write_trajectories(runs, tables_dir):
+    table = trajectory_table(runs)
+    if not len(table):
+        return table
+    table.to_csv(tables_dir / 'trajectories.csv', index=False)
+    heads = ' | '.join(h for _, h, _ in TRAJECTORY_COLUMNS)
+    lines = ['# How the MNIST cells move with training\n\n'
+             'At each milestone epoch: the mean over the seeds listed, and in brackets their lowest and highest value, '
+             'of Figure 5\'s vertex distance (the median over the 10,000 test images of each image\'s median '
+             'distance to the nearest vertex), the share of all posterior samples within 0.2 of a vertex (the '
+             'paper\'s definition of the "20" temperatures), and the test ELBOs.\n\n'
+             f'| model | temp | epoch | seeds | {heads} |\n|---|---|---|---|' + '---|' * len(TRAJECTORY_COLUMNS) + '\n']
+    for row in table.to_dict('records'):
+        cells = [f'{row[c + "_mean"]:.{d}f} [{row[c + "_min"]:.{d}f}, {row[c + "_max"]:.{d}f}]'
+                 for c, _, d in TRAJECTORY_COLUMNS]
+        lines.append(f'| {row["model"]} | {row["temp"]:g} | {row["epoch"]} | {row["seeds"]} | '
+                     + ' | '.join(cells) + ' |\n')
+    (tables_dir / 'trajectories.md').write_text(''.join(lines))
     return table
