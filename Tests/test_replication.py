@@ -243,10 +243,10 @@ def test_elbo_parts_table_averages_each_cell_and_epoch_over_its_seeds(tmp_path):
         rows.append({'run_dir': str(tmp_path / name), 'experiment': 'vae', 'dataset_name': 'mnist', 'run_jv': jv,
                      'model_type': model, 'temp': 1.0, 'seed': seed})
     table = write_elbo_parts(pd.DataFrame(rows), tmp_path)
-    assert table[['model', 'epoch', 'seeds']].values.tolist() == [['GS_Dis', 1, '0'], ['IGR_I_Dis', 1, '0 1'],
+    assert table[['model', 'epoch', 'seeds']].values.tolist() == [['GS_Dis', 1, '0'], ['IGR_I_Dis', 1, '0-1'],
                                                                   ['IGR_I_Dis', 10, '0']]
     assert table['TeELBO'].tolist() == [1., 1.5, 10.] and table['kl_categorical'].tolist() == [6., 6.5, 15.]
-    assert '| IGR_I_Dis | 1 | 1 | 0 1 | 1.50 | 2.50 | 3.50 | 4.50 | 5.50 | 6.50 |' in (tmp_path / 'elbo_parts.md').read_text()
+    assert '| IGR_I_Dis | 1 | 1 | 0-1 | 1.50 | 2.50 | 3.50 | 4.50 | 5.50 | 6.50 |' in (tmp_path / 'elbo_parts.md').read_text()
 
 
 def test_the_trajectory_table_gives_each_cells_mean_and_range_over_seeds(tmp_path):

@@ -188,7 +188,7 @@ ELBO_PART_COLUMNS = ('TeELBO', 'log_px', 'kl_relaxed', 'TeELBOD', 'log_px_one_ho
 def elbo_parts_table(runs):
     """Per MNIST cell (discrete VAEs) and milestone epoch: the mean over seeds of each part in ELBO_PART_COLUMNS, from
     the runs' `elbo_parts.json` (runs without one are left out)."""
-    from Utils.results.results_io import ELBO_PARTS_FILE, MODEL_ORDER
+    from Utils.results.results_io import ELBO_PARTS_FILE
     rows = []
     chosen = select_runs(runs, experiment='vae', dataset_name='mnist', run_jv=False)
     for run in chosen.itertuples(index=False):
@@ -196,15 +196,7 @@ def elbo_parts_table(runs):
         for epoch, parts in (record or {'epochs': {}})['epochs'].items():
             rows.append({'model': run.model_type, 'temp': float(run.temp), 'epoch': int(epoch), 'seed': int(run.seed),
                          **{k: parts[k] for k in ELBO_PART_COLUMNS}})
-    if not rows:
-        return pd.DataFrame()
-    frame = pd.DataFrame(rows)
-    order = {m: i for i, m in enumerate(MODEL_ORDER)}
-    table = frame.groupby(['model', 'temp', 'epoch'], sort=False).agg(
-        seeds=('seed', lambda s: ' '.join(str(v) for v in sorted(s))), **{k: (k, 'mean') for k in ELBO_PART_COLUMNS})
-    table = table.reset_index()
-    table['rank'] = table['model'].map(order)
-    return table.sort_values(['rank', 'temp', 'epoch'], ascending=[True, False, True]).drop(columns='rank')
+    return _per_cell(rows, {k: (k, 'mean') for k in ELBO_PART_COLUMNS})
 
 
 def write_elbo_parts(runs, tables_dir):
@@ -235,7 +227,7 @@ same epoch (`metrics.csv`)."""
 def trajectory_table(runs):
     """Per MNIST cell (discrete VAEs) and milestone epoch: mean, min and max over seeds of TRAJECTORY_COLUMNS, for
     the runs whose `vertex_distance.json` holds that epoch."""
-    from Utils.results.results_io import MODEL_ORDER, load_metrics, load_vertex_distances
+    from Utils.results.results_io import load_metrics, load_vertex_distances
     rows = []
     for run in select_runs(runs, experiment='vae', dataset_name='mnist', run_jv=False).itertuples(index=False):
         metrics = load_metrics(run.run_dir).set_index('epoch')
@@ -244,12 +236,18 @@ def trajectory_table(runs):
                 rows.append({'model': run.model_type, 'temp': float(run.temp), 'epoch': epoch, 'seed': int(run.seed),
                              'median': summary['median'], 'samples_within_0.2': summary['samples_within_0.2'],
                              'TeELBO': metrics.at[epoch, 'TeELBO'], 'TeELBOD': metrics.at[epoch, 'TeELBOD']})
+    columns = [c for c, _, _ in TRAJECTORY_COLUMNS]
+    return _per_cell(rows, {f'{c}_{f}': (c, f) for c in columns for f in ('mean', 'min', 'max')})
+
+
+def _per_cell(rows, aggregations):
+    """Rows of one run and epoch each (model, temp, epoch, seed, values) -> one row per cell and epoch: the seeds
+    behind it and `aggregations` (pandas named aggregations), models in MODEL_ORDER, temperatures high to low."""
+    from Utils.results.results_io import MODEL_ORDER
     if not rows:
         return pd.DataFrame()
-    columns = [c for c, _, _ in TRAJECTORY_COLUMNS]
     table = pd.DataFrame(rows).groupby(['model', 'temp', 'epoch'], sort=False).agg(
-        seeds=('seed', lambda s: _seed_ranges(s)),
-        **{f'{c}_{f}': (c, f) for c in columns for f in ('mean', 'min', 'max')}).reset_index()
+        seeds=('seed', _seed_ranges), **aggregations).reset_index()
     table['rank'] = table['model'].map({m: i for i, m in enumerate(MODEL_ORDER)})
     return table.sort_values(['rank', 'temp', 'epoch'], ascending=[True, False, True]).drop(columns='rank')
 
