@@ -320,8 +320,8 @@ def test_the_offset_reading_table_averages_each_cell_over_its_seeds(tmp_path):
     rows.to_csv(tmp_path / OFFSET_RUNS, index=False)
     table = write_offset_reading(tmp_path, tmp_path)
     assert table[['model_type', 'epoch', 'seeds']].values.tolist() == [['GS_Dis', 100, '0'], ['IGR_Planar_Dis', 10, '0'],
-                                                                      ['IGR_Planar_Dis', 100, '0 1']]
+                                                                      ['IGR_Planar_Dis', 100, '0-1']]
     assert table['log_px_a0'].tolist() == [-20., -4., -60.]
     md = (tmp_path / 'offset_reading.md').read_text()
     assert '| model | temp | epoch | seeds | a = 1 | a = 0.5 | a = 0 |' in md
-    assert '| IGR_Planar_Dis | 0.85 | 100 | 0 1 | -15.00 | -30.00 | -60.00 |' in md
+    assert '| IGR_Planar_Dis | 0.85 | 100 | 0-1 | -15.00 | -30.00 | -60.00 |' in md

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from Utils.results.results_io import MODEL_ORDER, select_runs
+from Utils.results.results_io import select_runs
 from Utils.runs.runstore import read_json_or_none
-from vae_experiments.report_records import FIGURE5_RUNS, FIGURE_PANELS, finished_runs, read_csv
+from vae_experiments.report_records import FIGURE5_RUNS, FIGURE_PANELS, finished_runs, per_cell_table, read_csv
 
 
 ABLATION_METRICS = ('TeELBO', 'TeELBOD', 'TeLL', 'TeLLD', 'median', 'within_0.2')
@@ -237,6 +237,8 @@ def write_distance_averaging(tables_dir, results_root):
 PAPER_DELTA_FOLDER = 'runs_ablation_delta_paper'
 """Records of softmax++'s delta 0.1 at the paper's budget (`campaign.py delta`), under Results/."""
 PAPER_DELTA_METRICS = ('TeELBO', 'TeELBOD', 'TeLL', 'TeLLD', 'median', 'images_within_0.2')
+SHARES = ('median', 'images_within_0.2')
+"""Metrics shown with three decimals (distances and shares)."""
 
 
 def _at_epoch(run_dir, epoch):
@@ -286,10 +288,11 @@ def write_paper_delta_ablation(runs, tables_dir, results_root, epochs):
              "IGR-I and IGR-Planar at the cross-validated temperatures, 100 epochs, the two deltas' runs made on the "
              'same machine type with one intra-op thread, compared at each milestone epoch: the test ELBOs of that '
              'epoch, TeLL / TeLLD at S = 100 and ' + VERTEX_NOTE[0].lower() + VERTEX_NOTE[1:] + '\n\n'
-             '| model | temp | epoch | softmax++ delta | ' + ' | '.join(ABLATION_NAMES.get(m, m) for m in PAPER_DELTA_METRICS)
+             '| model | temp | epoch | softmax++ delta | '
+             + ' | '.join(ABLATION_NAMES.get(m, m) for m in PAPER_DELTA_METRICS)
              + ' |\n|---|---|---|---|' + '---|' * len(PAPER_DELTA_METRICS) + '\n']
     for row in table.to_dict('records'):
-        cells = ['-' if np.isnan(row[m]) else f'{row[m]:.{3 if m in ("median", "images_within_0.2") else 2}f}' for m in PAPER_DELTA_METRICS]
+        cells = ['-' if np.isnan(row[m]) else f'{row[m]:.{3 if m in SHARES else 2}f}' for m in PAPER_DELTA_METRICS]
         lines.append(f'| {row["model"]} | {row["temp"]:g} | {row["epoch"]} | {row["softmax_delta"]} | '
                      + ' | '.join(cells) + ' |\n')
     (tables_dir / 'delta_ablation.md').write_text(''.join(lines))
@@ -304,12 +307,7 @@ def offset_reading_table(rows):
     """Per MNIST cell and epoch: the mean over its seeds of log p(x | e + a (psi - e)) at each a of the per-run csv
     (`rows`), a from 1 (the relaxed sample) down to 0 (its one-hot argmax)."""
     fractions = sorted((c for c in rows.columns if c.startswith('log_px_a')), key=lambda c: -float(c[len('log_px_a'):]))
-    table = rows.groupby(['model_type', 'temp', 'epoch'], sort=False).agg(
-        seeds=('seed', lambda s: ' '.join(str(int(v)) for v in sorted(s))), **{c: (c, 'mean') for c in fractions})
-    table = table.reset_index()
-    table['rank'] = table['model_type'].map({m: i for i, m in enumerate(MODEL_ORDER)})
-    table = table.sort_values(['rank', 'temp', 'epoch'], ascending=[True, False, True], ignore_index=True)
-    return table.drop(columns='rank'), fractions
+    return per_cell_table(rows, {c: (c, 'mean') for c in fractions}, model='model_type'), fractions
 
 
 def write_offset_reading(tables_dir, results_root):

@@ -20,6 +20,7 @@ import pandas as pd
 from Utils.results.results_io import select_runs
 from Utils.runs.folders import read_json
 from Utils.runs.runstore import read_json_or_none
+from vae_experiments.report_records import per_cell_table, seed_ranges
 from vae_experiments.discrete_grid import CV_TEMPS, TEMPS_20
 
 PARTS = {
@@ -97,17 +98,6 @@ PART_TITLES = {'mnist': 'Table 1 (MNIST) and Figures 3-5', 'sop': 'Table 3 (SOP)
 """The campaign's parts as the report names them."""
 
 
-def _seed_ranges(seeds):
-    """'0-2 4' for [0, 1, 2, 4]."""
-    seeds, spans = sorted(seeds), []
-    for seed in seeds:
-        if spans and seed == spans[-1][1] + 1:
-            spans[-1][1] = seed
-        else:
-            spans.append([seed, seed])
-    return ' '.join(f'{a}' if a == b else f'{a}-{b}' for a, b in spans)
-
-
 def progress(runs_dir, budget='paper'):
     """Per part of the campaign (`campaign.PARTS`, its plan under `budget`): the cells whose records in `runs_dir`
     are finished, of all, and the cells still to run as 'model (tau=t): seeds'."""
@@ -124,7 +114,7 @@ def progress(runs_dir, budget='paper'):
         done = len(tasks) - sum(len(s) for s in missing.values())
         rows.append({'part': PART_TITLES[part], 'finished': done, 'cells': len(tasks),
                      'complete': done == len(tasks),
-                     'to_run': '; '.join(f'{case_label(*case)}: seed{"s" * (len(seeds) > 1)} {_seed_ranges(seeds)}'
+                     'to_run': '; '.join(f'{case_label(*case)}: seed{"s" * (len(seeds) > 1)} {seed_ranges(seeds)}'
                                          for case, seeds in missing.items())})
     return pd.DataFrame(rows)
 
@@ -196,7 +186,7 @@ def elbo_parts_table(runs):
         for epoch, parts in (record or {'epochs': {}})['epochs'].items():
             rows.append({'model': run.model_type, 'temp': float(run.temp), 'epoch': int(epoch), 'seed': int(run.seed),
                          **{k: parts[k] for k in ELBO_PART_COLUMNS}})
-    return _per_cell(rows, {k: (k, 'mean') for k in ELBO_PART_COLUMNS})
+    return per_cell_table(rows, {k: (k, 'mean') for k in ELBO_PART_COLUMNS})
 
 
 def write_elbo_parts(runs, tables_dir):
@@ -237,19 +227,7 @@ def trajectory_table(runs):
                              'median': summary['median'], 'samples_within_0.2': summary['samples_within_0.2'],
                              'TeELBO': metrics.at[epoch, 'TeELBO'], 'TeELBOD': metrics.at[epoch, 'TeELBOD']})
     columns = [c for c, _, _ in TRAJECTORY_COLUMNS]
-    return _per_cell(rows, {f'{c}_{f}': (c, f) for c in columns for f in ('mean', 'min', 'max')})
-
-
-def _per_cell(rows, aggregations):
-    """Rows of one run and epoch each (model, temp, epoch, seed, values) -> one row per cell and epoch: the seeds
-    behind it and `aggregations` (pandas named aggregations), models in MODEL_ORDER, temperatures high to low."""
-    from Utils.results.results_io import MODEL_ORDER
-    if not rows:
-        return pd.DataFrame()
-    table = pd.DataFrame(rows).groupby(['model', 'temp', 'epoch'], sort=False).agg(
-        seeds=('seed', _seed_ranges), **aggregations).reset_index()
-    table['rank'] = table['model'].map({m: i for i, m in enumerate(MODEL_ORDER)})
-    return table.sort_values(['rank', 'temp', 'epoch'], ascending=[True, False, True]).drop(columns='rank')
+    return per_cell_table(rows, {f'{c}_{f}': (c, f) for c in columns for f in ('mean', 'min', 'max')})
 
 
 def write_trajectories(runs, tables_dir):

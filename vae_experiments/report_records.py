@@ -76,6 +76,31 @@ def merged_weight_records(runs, shipped_vertex, shipped_gradient):
     return vertex, gradient
 
 
+def seed_ranges(seeds):
+    """'0-2 4' for [0, 1, 2, 4]."""
+    spans = []
+    for seed in sorted(int(s) for s in seeds):
+        if spans and seed == spans[-1][1] + 1:
+            spans[-1][1] = seed
+        else:
+            spans.append([seed, seed])
+    return ' '.join(f'{a}' if a == b else f'{a}-{b}' for a, b in spans)
+
+
+def per_cell_table(rows, aggregations, model='model'):
+    """Rows of one run and epoch each (`model`, temp, epoch, seed, values; dicts or a DataFrame) -> one row per cell
+    and epoch: the seeds behind it (`seed_ranges`) and `aggregations` (pandas named aggregations), models in
+    MODEL_ORDER, temperatures high to low, epochs ascending."""
+    from Utils.results.results_io import MODEL_ORDER
+    if not len(rows):
+        return pd.DataFrame()
+    table = pd.DataFrame(rows).groupby([model, 'temp', 'epoch'], sort=False).agg(
+        seeds=('seed', seed_ranges), **aggregations).reset_index()
+    table['rank'] = table[model].map({m: i for i, m in enumerate(MODEL_ORDER)})
+    table = table.sort_values(['rank', 'temp', 'epoch'], ascending=[True, False, True], ignore_index=True)
+    return table.drop(columns='rank')
+
+
 def finished_runs(runs_dir):
     from Utils.results.results_io import collect_runs
     with warnings.catch_warnings():
