@@ -170,6 +170,17 @@ def test_jv_grid_smoke(folders):
     assert np.isfinite(final['TeJV'])
 
 
+def test_curve_legends_count_the_runs_behind_each_line():
+    from matplotlib.figure import Figure
+    from Utils.viz_vae import mean_curve, plot_mean_curves
+    run = pd.DataFrame({'epoch': [1, 2], 'TeELBO': [-120., -110.]})
+    lower = run.assign(TeELBO=run['TeELBO'] - 1.)
+    curves = {'GS (tau=1)': mean_curve([run], 'TeELBO'), 'IGR-I (tau=1)': mean_curve([run, lower], 'TeELBO')}
+    ax = Figure().subplots()
+    plot_mean_curves(ax, curves, 'test TeELBO')
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ['GS (tau=1) [1 run]', 'IGR-I (tau=1) [2 runs]']
+
+
 def test_median_vertex_distance_known_values():
     from Utils.posterior_sampling_funcs import median_distance_per_image, posterior_vertex_distances
     k, s, v = 10, 4, 3

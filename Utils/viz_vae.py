@@ -68,7 +68,8 @@ def plot_mean_curves(ax, curves, ylabel, x='epoch', title=None):
         return
     for label, curve in curves.items():
         color = MODEL_COLORS.get(label.split(' ')[0])
-        ax.plot(curve[x], curve['mean'], label=f"{label} [{int(curve['n'].max())} runs]", color=color)
+        runs = int(curve['n'].max())
+        ax.plot(curve[x], curve['mean'], label=f"{label} [{runs} run{'s' if runs != 1 else ''}]", color=color)
         ax.fill_between(curve[x], curve['mean'] - curve['std'], curve['mean'] + curve['std'], alpha=0.25,
                         color=color, linewidth=0)
     ax.set_xlabel(x.capitalize())
