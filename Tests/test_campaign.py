@@ -125,6 +125,35 @@ def test_the_evaluator_starts_only_for_a_run_whose_milestones_lack_a_record(tmp_
     assert len(started) == 3 and missing_epochs(run) == {} and len(shipped) == 3
 
 
+def test_a_fashion_mnist_run_is_evaluated_for_its_log_likelihoods_and_elbo_parts_only(tmp_path, monkeypatch):
+    """A finished Fashion-MNIST run with a kept checkpoint at epoch 10: the driver asks milestones.py for the
+    log-likelihoods and the ELBO parts only (Figures 4 and 5 are MNIST's), and starts nothing once both are recorded
+    though the vertex and gradient records stay absent; an unknown evaluation name is a one-line error."""
+    from Utils.runs import folders
+    from vae_experiments import campaign
+    from vae_experiments.milestone_records import missing_epochs
+    monkeypatch.setenv('IGR_RESULTS_DIR', str(tmp_path / 'results'))
+    run = tmp_path / 'log' / 'vae_fmnist_GS_Dis_t1_s0_kabc'
+    (run / 'checkpoints' / 'milestones').mkdir(parents=True)
+    (run / 'checkpoints' / 'milestones' / 'ckpt-10.index').write_text('')
+    task = campaign.plan(('fmnist',), ('GS_Dis',))[0]
+    assert task.evaluator == campaign.MILESTONES and task.evaluations == ('log_likelihood', 'elbo_parts')
+    driver = campaign.Campaign([task], [0], tmp_path / 'log', sys.executable, say=lambda _: None)
+    started = []
+    monkeypatch.setattr(driver, '_run', lambda core, command, env=None: started.append(command) or (0, []))
+    monkeypatch.setattr('Utils.ship_runs.ship', lambda *_a, **_k: [])
+    driver._after(0, task, run)
+    assert started == [[campaign.MILESTONES, '--run-dir', str(run), '--evaluations', 'log_likelihood', 'elbo_parts']]
+    folders.write_json(run / 'elbo_parts.json', {'epochs': {'10': {}}})
+    folders.write_json(run / 'log_likelihood.json', {'entries': [{'S': 100, 'epoch': 10}]})
+    driver._after(0, task, run)
+    assert len(started) == 1 and missing_epochs(run) == {10: ('vertex', 'gradient')}
+    bad = subprocess.run([sys.executable, 'vae_experiments/milestones.py', '--run-dir', str(run), '--evaluations',
+                          'vertex', 'elbo'], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert bad.returncode != 0 and "unknown milestone evaluation(s) ['elbo']" in bad.stderr
+    assert 'elbo_parts' in bad.stderr and 'Traceback' not in bad.stderr
+
+
 def test_a_cell_whose_finished_records_are_shipped_is_not_trained_again(tmp_path):
     """A driver on a new machine (an empty log directory) passes over the cells whose finished records are in its
     part's Results folder, and a shipped folder that is not finished does not count."""

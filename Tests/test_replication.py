@@ -230,23 +230,30 @@ def test_verdict_by_training_reads_each_epoch_and_marks_claims_without_runs(tmp_
 
 
 def test_elbo_parts_table_averages_each_cell_and_epoch_over_its_seeds(tmp_path):
-    """Two seeds of one cell with hand-made `elbo_parts.json` records (seed 1 without epoch 10): the means per epoch,
-    the seeds behind each row, GS before IGR, and a JointVAE run left out."""
+    """Two seeds of one MNIST cell with hand-made `elbo_parts.json` records (seed 1 without epoch 10) and one
+    Fashion-MNIST run: the means per dataset and epoch, the seeds behind each row, MNIST before Fashion-MNIST and GS
+    before IGR, and a JointVAE run left out."""
     from Utils.runs import folders
     from vae_experiments.report_budget_tables import ELBO_PART_COLUMNS, write_elbo_parts
     rows = []
-    for name, model, seed, jv, epochs in (('a', 'IGR_I_Dis', 0, False, (1, 10)), ('b', 'IGR_I_Dis', 1, False, (1,)),
-                                          ('c', 'GS_Dis', 0, False, (1,)), ('d', 'IGR_I', 0, True, (1,))):
+    for name, data, model, seed, jv, epochs in (('e', 'fmnist', 'IGR_I_Dis', 2, False, (1,)),
+                                                ('a', 'mnist', 'IGR_I_Dis', 0, False, (1, 10)),
+                                                ('b', 'mnist', 'IGR_I_Dis', 1, False, (1,)),
+                                                ('c', 'mnist', 'GS_Dis', 0, False, (1,)),
+                                                ('d', 'mnist', 'IGR_I', 0, True, (1,))):
         (tmp_path / name).mkdir()
         folders.write_json(tmp_path / name / 'elbo_parts.json', {'epochs': {
             str(e): {k: float(seed + e + i) for i, k in enumerate(ELBO_PART_COLUMNS)} for e in epochs}})
-        rows.append({'run_dir': str(tmp_path / name), 'experiment': 'vae', 'dataset_name': 'mnist', 'run_jv': jv,
+        rows.append({'run_dir': str(tmp_path / name), 'experiment': 'vae', 'dataset_name': data, 'run_jv': jv,
                      'model_type': model, 'temp': 1.0, 'seed': seed})
     table = write_elbo_parts(pd.DataFrame(rows), tmp_path)
-    assert table[['model', 'epoch', 'seeds']].values.tolist() == [['GS_Dis', 1, '0'], ['IGR_I_Dis', 1, '0-1'],
-                                                                  ['IGR_I_Dis', 10, '0']]
-    assert table['TeELBO'].tolist() == [1., 1.5, 10.] and table['kl_categorical'].tolist() == [6., 6.5, 15.]
-    assert '| IGR_I_Dis | 1 | 1 | 0-1 | 1.50 | 2.50 | 3.50 | 4.50 | 5.50 | 6.50 |' in (tmp_path / 'elbo_parts.md').read_text()
+    assert table[['dataset', 'model', 'epoch', 'seeds']].values.tolist() == [
+        ['mnist', 'GS_Dis', 1, '0'], ['mnist', 'IGR_I_Dis', 1, '0-1'], ['mnist', 'IGR_I_Dis', 10, '0'],
+        ['fmnist', 'IGR_I_Dis', 1, '2']]
+    assert table['TeELBO'].tolist() == [1., 1.5, 10., 3.] and table['kl_categorical'].tolist() == [6., 6.5, 15., 8.]
+    md = (tmp_path / 'elbo_parts.md').read_text()
+    assert '| mnist | IGR_I_Dis | 1 | 1 | 0-1 | 1.50 | 2.50 | 3.50 | 4.50 | 5.50 | 6.50 |' in md
+    assert '| fmnist | IGR_I_Dis | 1 | 1 | 2 | 3.00 | 4.00 | 5.00 | 6.00 | 7.00 | 8.00 |' in md
 
 
 def test_the_trajectory_table_gives_each_cells_mean_and_range_over_seeds(tmp_path):

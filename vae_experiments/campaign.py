@@ -23,7 +23,8 @@ finished is passed over (so is one whose finished records are already in Results
 holds), an unfinished one resumes from its checkpoint, a cell locked by another live process is
 left to it. After a VAE run finishes, its kept checkpoints are evaluated under the run's lock
 (`vae_experiments/milestones.py`: TeLL / TeLLD at S = 100, Figure 5's vertex distances and the gradient variance at
-epochs 10, 25, 50 and 100; not started when its records hold them all) and its records are copied to
+epochs 10, 25, 50 and 100, and the test ELBOs' parts at those epochs and epoch 1; a Fashion-MNIST run only the
+log-likelihoods and the ELBO parts; not started when its records hold them all) and its records are copied to
 `Results/runs_paper/` (`Utils/ship_runs.py`; no weights).
 SIGTERM or SIGINT to this driver stops its runs at the end of their current step, with a checkpoint (exit code 3); run
 it again to resume.
@@ -46,7 +47,7 @@ from pathlib import Path  # noqa: E402
 
 from Utils import paths  # noqa: E402
 from Utils.runs.runstore import EXIT_INTERRUPTED, EXIT_LOCK_LOST, EXIT_LOCKED  # noqa: E402
-from vae_experiments.milestone_records import missing_epochs  # noqa: E402
+from vae_experiments.milestone_records import EVALUATIONS, missing_epochs  # noqa: E402
 
 PARTS = ('mnist', 'sop', 'fmnist', 'jv')
 """The default parts, in their order."""
@@ -59,6 +60,9 @@ BUDGETS = {
 """Budget -> the presets of each part, where the records go in Results/, and the checkpoint epochs evaluated after a
 MNIST run (None: its milestones, `keep_epochs`)."""
 MILESTONES = 'vae_experiments/milestones.py'
+FMNIST_EVALUATIONS = ('log_likelihood', 'elbo_parts')
+"""What a Fashion-MNIST run's kept checkpoints are evaluated for: Figures 4 and 5 are MNIST's, while the verdicts on
+TeLLD and the cause of the TeELBOD ones are read at every milestone of both datasets."""
 MIXTURE_RECORDS = 'vae_experiments/dlgmm_records.py'
 THREADS = 1
 """Intra-op threads of every run (`--set intra_op_threads=1`, recorded in config.json): one run is pinned to a core."""
@@ -93,6 +97,7 @@ class Task:
     evaluator: str = None     # script run on the finished run's folder (`--run-dir`) before it is shipped
     ship_to: str = 'runs_paper'
     extra: tuple = ()
+    evaluations: tuple = EVALUATIONS   # what MILESTONES computes for this run
 
     @property
     def args(self):
@@ -109,7 +114,7 @@ class Task:
                 f'({self.script.split("/")[-1]} {" ".join(self.args)})')
 
 
-def _discrete_tasks(part, presets, models, evaluator, ship_to):
+def _discrete_tasks(part, presets, models, evaluator, ship_to, evaluations=EVALUATIONS):
     from vae_experiments import discrete_grid as grid
     cells = {preset: grid.grid_cells(preset) for preset in presets}
     seeds = sorted({c['seed'] for cs in cells.values() for c in cs})
@@ -118,7 +123,8 @@ def _discrete_tasks(part, presets, models, evaluator, ship_to):
         for preset in presets:
             for i, cell in enumerate(cells[preset]):
                 if cell['seed'] == seed and (not models or cell['model_type'] in models):
-                    tasks.append(Task(part, 'vae_experiments/discrete_grid.py', preset, i, cell, evaluator, ship_to))
+                    tasks.append(Task(part, 'vae_experiments/discrete_grid.py', preset, i, cell, evaluator, ship_to,
+                                      evaluations=evaluations))
     return tasks
 
 
@@ -136,7 +142,7 @@ def plan(parts=PARTS, models=(), budget='paper'):
         if part == 'mnist':
             tasks += _discrete_tasks(part, presets['mnist'], models, MILESTONES, ship_to)
         elif part == 'fmnist':
-            tasks += _discrete_tasks(part, presets['fmnist'], models, None, ship_to)
+            tasks += _discrete_tasks(part, presets['fmnist'], models, MILESTONES, ship_to, FMNIST_EVALUATIONS)
         elif part == 'jv':
             from vae_experiments import jv_grid
             tasks += _seed_major(part, 'vae_experiments/jv_grid.py', presets['jv'],
@@ -237,8 +243,10 @@ class Campaign:
         chosen = [e for e in self.evaluate_epochs or () if e <= int(task.cell['epochs'])]
         milestones = task.evaluator == MILESTONES
         # a run whose milestone records hold every evaluation needs no process (one costs ~10 s of TF import)
-        if task.evaluator and not (milestones and not missing_epochs(folder, chosen or None)):
+        if task.evaluator and not (milestones and not missing_epochs(folder, chosen or None, task.evaluations)):
             epochs = ['--epochs', *map(str, chosen)] if chosen and milestones else []
+            if milestones and task.evaluations != EVALUATIONS:
+                epochs += ['--evaluations', *task.evaluations]
             code, err = self._run(core, [task.evaluator, '--run-dir', str(folder)] + epochs)
             if code == EXIT_LOCKED:  # another driver evaluates it, and ships it when done
                 self.say(f'core {core}: {folder.name} is being evaluated by another process; left to it')

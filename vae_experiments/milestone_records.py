@@ -6,6 +6,7 @@ nothing (a process that only imports TensorFlow to find that out costs about 10 
 
     missing(run_dir, epoch)          -> the evaluations still to compute at `epoch`: a tuple of EVALUATIONS
     missing_epochs(run_dir, epochs)  -> {epoch: missing(...)} for the epochs that lack something
+Both take `evaluations`, a subset of EVALUATIONS, to ask about those only (Fashion-MNIST runs get the ELBO parts).
 """
 import csv
 from pathlib import Path
@@ -41,18 +42,28 @@ def gradient_epochs(run_dir):
         return {int(row['epoch']) for row in csv.DictReader(handle)}
 
 
-def missing(run_dir, epoch):
-    """The evaluations of EVALUATIONS not yet recorded at `epoch` (the log-likelihoods from LL_FROM_EPOCH on)."""
-    epoch = int(epoch)
+def check_evaluations(evaluations):
+    """`evaluations` as a tuple in EVALUATIONS' order; an unknown name is a one-line error."""
+    unknown = sorted(set(evaluations) - set(EVALUATIONS))
+    if unknown or not evaluations:
+        raise ValueError(f'unknown milestone evaluation(s) {unknown or list(evaluations)}; '
+                         f'valid ones are: {", ".join(EVALUATIONS)}')
+    return tuple(name for name in EVALUATIONS if name in evaluations)
+
+
+def missing(run_dir, epoch, evaluations=EVALUATIONS):
+    """The evaluations of `evaluations` (default EVALUATIONS) not yet recorded at `epoch` (the log-likelihoods from
+    LL_FROM_EPOCH on)."""
+    evaluations, epoch = check_evaluations(evaluations), int(epoch)
     lacking = {'log_likelihood': epoch >= LL_FROM_EPOCH and not has_log_likelihood(run_dir, LL_SAMPLES, epoch),
                'vertex': str(epoch) not in read_vertex_record(run_dir)['epochs'],
                'gradient': epoch not in gradient_epochs(run_dir),
                'elbo_parts': str(epoch) not in read_epoch_record(run_dir, ELBO_PARTS_FILE)['epochs']}
-    return tuple(name for name in EVALUATIONS if lacking[name])
+    return tuple(name for name in evaluations if lacking[name])
 
 
-def missing_epochs(run_dir, epochs=None):
+def missing_epochs(run_dir, epochs=None, evaluations=EVALUATIONS):
     """{epoch: missing evaluations} over `epochs` (default: the run's milestone checkpoints), lacking ones only."""
     from Utils.runs.checkpointing import milestone_epochs
     chosen = milestone_epochs(run_dir) if epochs is None else epochs
-    return {int(e): m for e in chosen if (m := missing(run_dir, e))}
+    return {int(e): m for e in chosen if (m := missing(run_dir, e, evaluations))}

@@ -16,6 +16,7 @@ with code 4, as a grid cell locked by another process does).
 
     python3 vae_experiments/milestones.py --run-dir /scratch/igr_paper/vae_mnist_GS_Dis_t1_s0_k...
     python3 vae_experiments/milestones.py --run-dir ... --epochs 10 100
+    python3 vae_experiments/milestones.py --run-dir /scratch/igr_paper/vae_fmnist_... --evaluations elbo_parts
 
 Measured on one pinned core (MNIST, 10,000 test images): see Results/REPLICATION.md, "Part 2: the paper's budget";
 the campaign that runs this script: docs/experiments.md, "The shipped runs".
@@ -34,8 +35,8 @@ import numpy as np  # noqa: E402
 
 from Utils.runs import checkpointing, folders  # noqa: E402
 from Utils.results.results_io import ELBO_PARTS_FILE, GRADIENT_COLUMNS, GRADIENT_FILE, VERTEX_FILE  # noqa: E402
-from vae_experiments.milestone_records import (LL_SAMPLES, RADIUS, VERTEX_SAMPLES, missing,  # noqa: E402
-                                               read_epoch_record, read_vertex_record)
+from vae_experiments.milestone_records import (EVALUATIONS, LL_SAMPLES, RADIUS, VERTEX_SAMPLES,  # noqa: E402
+                                               check_evaluations, missing, read_epoch_record, read_vertex_record)
 
 HISTOGRAM_EDGES = np.linspace(0., 1.5, 301)
 GRADIENT_DRAWS, GRADIENT_BATCH = 100, 64
@@ -60,14 +61,14 @@ def append_gradient_rows(run_dir, rows):
                       fieldnames=GRADIENT_COLUMNS)
 
 
-def evaluate_epoch(run_dir, epoch, say):
-    """Every missing evaluation of one milestone epoch."""
+def evaluate_epoch(run_dir, epoch, say, evaluations=EVALUATIONS):
+    """Every missing evaluation of `evaluations` at one milestone epoch."""
     from Models import log_likelihood as ll
     from Models import train_vae as tv
     from Models.gradient_variance import vae_gradient_statistics
     from Utils.load_data import load_dataset
     from Utils.posterior_sampling_funcs import vertex_distance_profile
-    lacking = missing(run_dir, epoch)
+    lacking = missing(run_dir, epoch, evaluations)
     if not lacking:
         return
     need_ll, need_vertex, need_gradient, need_parts = (name in lacking for name in ('log_likelihood', 'vertex',
@@ -114,7 +115,13 @@ def main(argv=None):
     parser.add_argument('--run-dir', required=True, help='a VAE run folder with milestone checkpoints')
     parser.add_argument('--epochs', type=int, nargs='+', default=None,
                         help='kept checkpoints to evaluate (default: every milestone, `keep_epochs`)')
+    parser.add_argument('--evaluations', nargs='+', default=list(EVALUATIONS), metavar='NAME',
+                        help=f'what to compute (default: all of {", ".join(EVALUATIONS)})')
     args = parser.parse_args(argv)
+    try:
+        evaluations = check_evaluations(args.evaluations)
+    except ValueError as error:
+        raise SystemExit(f'milestones: {error}')
     run_dir = pathlib.Path(args.run_dir)
     if not (run_dir / 'config.json').is_file():
         raise SystemExit(f'milestones: no run folder {run_dir} (no config.json there)')
@@ -127,7 +134,7 @@ def main(argv=None):
     say = lambda text: print(f'{run_dir.name} {text}', flush=True)  # noqa: E731
     with RunLock(run_dir, say=say):
         for epoch in epochs:
-            evaluate_epoch(run_dir, epoch, say)
+            evaluate_epoch(run_dir, epoch, say, evaluations)
     return 0
 
 

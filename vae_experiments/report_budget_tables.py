@@ -5,8 +5,8 @@
   is complete and which cells are still to run.
 - `epoch10_agreement.{md,csv}` (paper budget): each run's epoch 10 against the shipped 10-epoch record of the same
   cell and seed.
-- `elbo_parts.{md,csv}` (paper budget): TeELBO and TeELBOD of the MNIST cells taken apart into reconstruction and
-  KL at each milestone epoch (the runs' `elbo_parts.json`, `Models/elbo_parts.py`).
+- `elbo_parts.{md,csv}` (paper budget): TeELBO and TeELBOD of the MNIST and Fashion-MNIST cells taken apart into
+  reconstruction and KL at each milestone epoch (the runs' `elbo_parts.json`, `Models/elbo_parts.py`).
 - `trajectories.{md,csv}` (paper budget): how each MNIST cell moves with training: Figure 5's vertex distance,
   the share of samples within 0.2 of a vertex, TeELBO and TeELBOD at each milestone epoch, mean and range over seeds.
 
@@ -176,17 +176,21 @@ ELBO_PART_COLUMNS = ('TeELBO', 'log_px', 'kl_relaxed', 'TeELBOD', 'log_px_one_ho
 
 
 def elbo_parts_table(runs):
-    """Per MNIST cell (discrete VAEs) and milestone epoch: the mean over seeds of each part in ELBO_PART_COLUMNS, from
-    the runs' `elbo_parts.json` (runs without one are left out)."""
+    """Per dataset, cell (discrete VAEs) and milestone epoch: the mean over seeds of each part in ELBO_PART_COLUMNS,
+    from the runs' `elbo_parts.json` (runs without one are left out); MNIST first."""
     from Utils.results.results_io import ELBO_PARTS_FILE
-    rows = []
-    chosen = select_runs(runs, experiment='vae', dataset_name='mnist', run_jv=False)
-    for run in chosen.itertuples(index=False):
-        record = read_json_or_none(Path(run.run_dir) / ELBO_PARTS_FILE)
-        for epoch, parts in (record or {'epochs': {}})['epochs'].items():
-            rows.append({'model': run.model_type, 'temp': float(run.temp), 'epoch': int(epoch), 'seed': int(run.seed),
-                         **{k: parts[k] for k in ELBO_PART_COLUMNS}})
-    return per_cell_table(rows, {k: (k, 'mean') for k in ELBO_PART_COLUMNS})
+    tables = []
+    for dataset in ('mnist', 'fmnist'):
+        rows = []
+        for run in select_runs(runs, experiment='vae', dataset_name=dataset, run_jv=False).itertuples(index=False):
+            record = read_json_or_none(Path(run.run_dir) / ELBO_PARTS_FILE)
+            for epoch, parts in (record or {'epochs': {}})['epochs'].items():
+                rows.append({'model': run.model_type, 'temp': float(run.temp), 'epoch': int(epoch),
+                             'seed': int(run.seed), **{k: parts[k] for k in ELBO_PART_COLUMNS}})
+        table = per_cell_table(rows, {k: (k, 'mean') for k in ELBO_PART_COLUMNS})
+        if len(table):
+            tables.append(table.assign(dataset=dataset)[['dataset', *table.columns]])
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
 
 
 def write_elbo_parts(runs, tables_dir):
@@ -194,14 +198,14 @@ def write_elbo_parts(runs, tables_dir):
     if not len(table):
         return table
     table.to_csv(tables_dir / 'elbo_parts.csv', index=False)
-    lines = ['# The test ELBOs taken apart: MNIST, at the milestone epochs\n\n'
+    lines = ['# The test ELBOs taken apart: MNIST and Fashion-MNIST, at the milestone epochs\n\n'
              'Means over the seeds listed of each part over the 10,000 test images, with the evaluation\'s noise '
              '(`Models/elbo_parts.py`): TeELBO = log p(x | relaxed) - relaxed KL; TeELBOD = log p(x | one-hot) - '
              'categorical KL, the one-hot code being the argmax of the same relaxed sample.\n\n'
-             '| model | temp | epoch | seeds | TeELBO | log p(x \\| relaxed) | relaxed KL | TeELBOD | '
-             'log p(x \\| one-hot) | categorical KL |\n|---|---|---|---|---|---|---|---|---|---|\n']
+             '| data | model | temp | epoch | seeds | TeELBO | log p(x \\| relaxed) | relaxed KL | TeELBOD | '
+             'log p(x \\| one-hot) | categorical KL |\n|---|---|---|---|---|---|---|---|---|---|---|\n']
     for row in table.to_dict('records'):
-        lines.append(f'| {row["model"]} | {row["temp"]:g} | {row["epoch"]} | {row["seeds"]} | '
+        lines.append(f'| {row["dataset"]} | {row["model"]} | {row["temp"]:g} | {row["epoch"]} | {row["seeds"]} | '
                      + ' | '.join(f'{row[k]:.2f}' for k in ELBO_PART_COLUMNS) + ' |\n')
     (tables_dir / 'elbo_parts.md').write_text(''.join(lines))
     return table
