@@ -244,10 +244,10 @@ class Campaign:
         milestones = task.evaluator == MILESTONES
         # a run whose milestone records hold every evaluation needs no process (one costs ~10 s of TF import)
         if task.evaluator and not (milestones and not missing_epochs(folder, chosen or None, task.evaluations)):
-            epochs = ['--epochs', *map(str, chosen)] if chosen and milestones else []
+            options = ['--epochs', *map(str, chosen)] if chosen and milestones else []
             if milestones and task.evaluations != EVALUATIONS:
-                epochs += ['--evaluations', *task.evaluations]
-            code, err = self._run(core, [task.evaluator, '--run-dir', str(folder)] + epochs)
+                options += ['--evaluations', *task.evaluations]
+            code, err = self._run(core, [task.evaluator, '--run-dir', str(folder)] + options)
             if code == EXIT_LOCKED:  # another driver evaluates it, and ships it when done
                 self.say(f'core {core}: {folder.name} is being evaluated by another process; left to it')
                 return

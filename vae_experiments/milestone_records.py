@@ -6,7 +6,8 @@ nothing (a process that only imports TensorFlow to find that out costs about 10 
 
     missing(run_dir, epoch)          -> the evaluations still to compute at `epoch`: a tuple of EVALUATIONS
     missing_epochs(run_dir, epochs)  -> {epoch: missing(...)} for the epochs that lack something
-Both take `evaluations`, a subset of EVALUATIONS, to ask about those only (Fashion-MNIST runs get the ELBO parts).
+Both take `evaluations`, a subset of EVALUATIONS, to ask about those only (a Fashion-MNIST run is evaluated for
+its log-likelihoods and ELBO parts).
 """
 import csv
 from pathlib import Path
@@ -55,11 +56,11 @@ def missing(run_dir, epoch, evaluations=EVALUATIONS):
     """The evaluations of `evaluations` (default EVALUATIONS) not yet recorded at `epoch` (the log-likelihoods from
     LL_FROM_EPOCH on)."""
     evaluations, epoch = check_evaluations(evaluations), int(epoch)
-    lacking = {'log_likelihood': epoch >= LL_FROM_EPOCH and not has_log_likelihood(run_dir, LL_SAMPLES, epoch),
-               'vertex': str(epoch) not in read_vertex_record(run_dir)['epochs'],
-               'gradient': epoch not in gradient_epochs(run_dir),
-               'elbo_parts': str(epoch) not in read_epoch_record(run_dir, ELBO_PARTS_FILE)['epochs']}
-    return tuple(name for name in evaluations if lacking[name])
+    lacking = {'log_likelihood': lambda: epoch >= LL_FROM_EPOCH and not has_log_likelihood(run_dir, LL_SAMPLES, epoch),
+               'vertex': lambda: str(epoch) not in read_vertex_record(run_dir)['epochs'],
+               'gradient': lambda: epoch not in gradient_epochs(run_dir),
+               'elbo_parts': lambda: str(epoch) not in read_epoch_record(run_dir, ELBO_PARTS_FILE)['epochs']}
+    return tuple(name for name in evaluations if lacking[name]())  # only the records asked about are read
 
 
 def missing_epochs(run_dir, epochs=None, evaluations=EVALUATIONS):
