@@ -118,13 +118,16 @@ def test_readme_is_a_short_front_page_with_the_test_command():
 
 
 def test_readme_headline_quotes_the_replication_report():
-    """Each claim and verdict of the README's headline stands, word for word, in Part 1 of REPLICATION.md."""
+    """Each claim of the README's headline stands, word for word, with its 10-epoch verdict in Part 1 of
+    REPLICATION.md and its paper-budget verdict in Part 2's "The claims at the paper's budget"."""
     readme = (REPO / 'README.md').read_text()
     block = readme[readme.index('<!-- replication-headline -->'):readme.index('<!-- /replication-headline -->')]
     report = (REPO / 'Results' / 'REPLICATION.md').read_text()
     part1 = report[:report.index('\n# Part 2')]
+    paper = report[report.index("\n## The claims at the paper's budget"):report.index("\n## Table 1 at the paper's budget")]
     rows = [line.strip('|').split(' | ') for line in block.split('\n')[3:] if line.startswith('| ')]
     assert rows, 'the headline has no rows'
-    for claim, verdict in rows:
-        assert f'#### {claim.strip()}\n\n{verdict.strip()}\n' in part1, \
-            f'README headline out of date with Results/REPLICATION.md: {claim.strip()!r}'
+    for claim, evidence_verdict, paper_verdict in rows:
+        for section, verdict, budget in ((part1, evidence_verdict, '10 epochs'), (paper, paper_verdict, "paper's")):
+            assert f'#### {claim.strip()}\n\n{verdict.strip()}\n' in section, \
+                f'README headline out of date with Results/REPLICATION.md ({budget} budget): {claim.strip()!r}'
