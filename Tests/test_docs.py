@@ -124,7 +124,8 @@ def test_readme_headline_quotes_the_replication_report():
     block = readme[readme.index('<!-- replication-headline -->'):readme.index('<!-- /replication-headline -->')]
     report = (REPO / 'Results' / 'REPLICATION.md').read_text()
     part1 = report[:report.index('\n# Part 2')]
-    paper = report[report.index("\n## The claims at the paper's budget"):report.index("\n## Table 1 at the paper's budget")]
+    paper_claims = report.index("\n## The claims at the paper's budget")
+    paper = report[paper_claims:report.index("\n## Table 1 at the paper's budget", paper_claims)]
     rows = [line.strip('|').split(' | ') for line in block.split('\n')[3:] if line.startswith('| ')]
     assert rows, 'the headline has no rows'
     for claim, evidence_verdict, paper_verdict in rows:
